@@ -1,0 +1,106 @@
+/** What each mode of the bench runs: counts, rates and durations, all bounded. */
+
+export type Mode = 'full' | 'quick' | 'tiny';
+export const SCENARIOS = ['capacity', 'throughput', 'latency', 'contention', 'connections', 'rest', 'micro', 'profile'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+export interface Plan {
+  mode: Mode;
+  /** Raw saturation runs (capacity of each raw piece). */
+  capacity: { durationS: number; clients: number; concurrency: number };
+  throughput: {
+    /** Calls/s, tried in order until one is not sustained. */
+    steps: number[];
+    durationS: number;
+    drainMs: number;
+    /** After the first failing step, one more halfway between it and the last good one. */
+    bisect: boolean;
+    /** When the first step already fails, halve it up to this many times. */
+    downSteps: number;
+  };
+  latency: { rate: number; durationS: number; drainMs: number; rawDurationS: number };
+  /** `rawRounds`: bursts per group of the raw twin (fewer than the product's calls keeps quick runs short). */
+  contention: { groups: number; callsPerGroup: number; driversPerCall: number; rawRounds: number };
+  /**
+   * `rawIdle`: also hold the same number of plain Socket.IO sockets (raw heap per socket, raw latency
+   * under that load). `idleS`: seconds with every socket up and no call, to see what holding them costs.
+   */
+  connections: { sockets: number; rate: number; durationS: number; drainMs: number; rawDurationS: number; locationEveryMs: number; rawIdle: boolean; idleS: number };
+  /** `freshStack`: on a stack of its own (what the 20k-socket run leaves behind is not REST's). */
+  rest: { connections: number; durationS: number; rawDurationS: number; freshStack: boolean };
+  /** Micro-measurements of the hot paths the profiles name (null: not in this mode). */
+  micro: { ledgerEntries: number; tokens: number; breakerFires: number } | null;
+  /** CPU-profile the product where a target is missed: seconds of load per profile. */
+  profile: { durationS: number };
+}
+
+export function makePlan(mode: Mode): Plan {
+  switch (mode) {
+    case 'full':
+      return {
+        mode,
+        capacity: { durationS: 3, clients: 1000, concurrency: 100 },
+        throughput: { steps: [100, 200, 400, 600, 800, 1000], durationS: 10, drainMs: 10_000, bisect: true, downSteps: 2 },
+        latency: { rate: 500, durationS: 15, drainMs: 10_000, rawDurationS: 5 },
+        contention: { groups: 10, callsPerGroup: 100, driversPerCall: 100, rawRounds: 20 },
+        connections: { sockets: 20_000, rate: 200, durationS: 20, drainMs: 10_000, rawDurationS: 5, locationEveryMs: 5000, rawIdle: true, idleS: 5 },
+        rest: { connections: 100, durationS: 10, rawDurationS: 5, freshStack: true },
+        micro: { ledgerEntries: 6000, tokens: 5000, breakerFires: 40_000 },
+        profile: { durationS: 10 },
+      };
+    case 'quick':
+      return {
+        mode,
+        capacity: { durationS: 0.5, clients: 200, concurrency: 100 },
+        throughput: { steps: [100, 200, 400], durationS: 1.5, drainMs: 1000, bisect: false, downSteps: 0 },
+        latency: { rate: 500, durationS: 1, drainMs: 1000, rawDurationS: 0.5 },
+        contention: { groups: 8, callsPerGroup: 25, driversPerCall: 100, rawRounds: 3 },
+        connections: { sockets: 2000, rate: 200, durationS: 1.5, drainMs: 1000, rawDurationS: 0.5, locationEveryMs: 5000, rawIdle: false, idleS: 0 },
+        rest: { connections: 100, durationS: 3, rawDurationS: 0.7, freshStack: false },
+        micro: null,
+        profile: { durationS: 4 },
+      };
+    case 'tiny':
+      return {
+        mode,
+        capacity: { durationS: 0.5, clients: 20, concurrency: 10 },
+        throughput: { steps: [10, 20], durationS: 1, drainMs: 3000, bisect: false, downSteps: 0 },
+        latency: { rate: 20, durationS: 1, drainMs: 3000, rawDurationS: 0.5 },
+        contention: { groups: 2, callsPerGroup: 3, driversPerCall: 10, rawRounds: 3 },
+        connections: { sockets: 200, rate: 10, durationS: 1, drainMs: 3000, rawDurationS: 0.5, locationEveryMs: 5000, rawIdle: true, idleS: 0.5 },
+        rest: { connections: 10, durationS: 1, rawDurationS: 0.5, freshStack: false },
+        micro: { ledgerEntries: 600, tokens: 200, breakerFires: 2000 },
+        profile: { durationS: 1 },
+      };
+  }
+}
+
+/** Simulated users for `runLoad` at `rate` calls/s: enough riders for rides of up to ~2.5 s at that rate. */
+export function loadSize(rate: number): { drivers: number; riders: number } {
+  return { drivers: Math.max(10, Math.ceil(rate * 1.0)), riders: Math.max(10, Math.ceil(rate * 2.5)) };
+}
+
+/** Every load of the bench: trips of 300 ms, answers within 0-50 ms, a position every 5 s. */
+export const LOAD_DEFAULTS = { tripMs: 300, acceptDelayMs: [0, 50] as [number, number], locationEveryMs: 5000, spreadM: 2000 };
+
+/** A step is sustained when every call was dispatched in time with every invariant holding. */
+export const SUSTAIN = {
+  /** Achieved request rate at least this share of the step's rate. */
+  minAchieved: 0.95,
+  /** p99 request → dispatched at most this (ms): beyond it the backlog is growing. */
+  maxP99DispatchMs: 2000,
+};
+
+/** Answers a simulated user may get in a race and that say nothing bad about the server. */
+export const BENIGN_ERRORS = new Set(['ALREADY_DISPATCHED', 'DRIVER_BUSY', 'OFFER_EXPIRED', 'CALL_CANCELLED', 'NOT_OFFERED']);
+
+export const TARGETS = {
+  throughputCallsPerS: 1000,
+  latencyRatio: 2,
+  heapPerSocketKB: 20,
+  connections: 20_000,
+  restPerS: 5000,
+  restAvailability: 100,
+  oldRestPerS: 11.28,
+  oldRestAvailability: 36.98,
+};

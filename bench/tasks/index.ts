@@ -1,0 +1,16 @@
+/** Every task a load worker can run, by name. */
+import { contention } from './contention.js';
+import { fleet, load } from './load.js';
+import { micro } from './micro.js';
+import { rawBullmqConsume, rawBullmqProduce } from './raw-bullmq.js';
+import { rawEvalsha } from './raw-evalsha.js';
+import { rawAck, rawIdle, rawRelease, rawRoom } from './raw-sio.js';
+import { rest } from './rest.js';
+
+export const TASKS = {
+  load, fleet, contention, rest, micro, rawAck, rawRoom, rawIdle, rawRelease, rawBullmqProduce, rawBullmqConsume, rawEvalsha,
+};
+
+export type TaskName = keyof typeof TASKS;
+export type TaskArgs<N extends TaskName> = Parameters<(typeof TASKS)[N]>[0];
+export type TaskResult<N extends TaskName> = Awaited<ReturnType<(typeof TASKS)[N]>>;

@@ -1,0 +1,143 @@
+/**
+ * Micro-measurements of three product code paths the CPU profiles point at, each beside the cheaper
+ * way to do the same work (in a load worker, on this machine, one at a time):
+ *  - the ledger writer (server/ledger/writer.ts: drizzle builds and better-sqlite3 prepares every
+ *    statement for every entry) against the same three statements prepared once;
+ *  - token verification (server/gateway/auth.ts's own verifier: jose's jwtVerify) against
+ *    node:crypto's synchronous HMAC of the same HS256 token with the same claims checked;
+ *  - a failing call through the circuit breaker (server/guard.ts's own guard, whose opossum reads its
+ *    stats on every failure) with a full window, against plain opossum with rolling percentiles on
+ *    (its default, and the product's setting before 7ea3e6c: the stats then sort the whole window).
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import CircuitBreaker from 'opossum';
+import type { Call } from '../../protocol/index.js';
+import { Claims } from '../../protocol/index.js';
+import { createVerifier } from '../../server/gateway/auth.js';
+import { createGuard } from '../../server/guard.js';
+import { openLedger } from '../../server/ledger/db.js';
+import { writeEntries, type LedgerEntry } from '../../server/ledger/writer.js';
+import { createLogger } from '../../server/log.js';
+import { Metrics } from '../../server/metrics.js';
+import { hs256 } from './rest.js';
+
+export interface MicroArgs {
+  ledgerEntries: number;
+  tokens: number;
+  breakerFires: number;
+}
+
+export interface MicroResult {
+  /** µs per ledger entry, batches of 500 as the consumer writes them. */
+  ledger: { product: number; prepared: number; entries: number };
+  /** µs per token. */
+  jwt: { product: number; nodeCrypto: number; tokens: number };
+  /** ms per failing call with `fires` calls in the rolling window: the product's guard, and opossum's defaults. */
+  breaker: { product: number; percentiles: number; fires: number };
+}
+
+const STATUSES = ['requested', 'offered', 'dispatched', 'arrived', 'in_progress', 'completed'] as const;
+
+function entries(n: number, tag: string): LedgerEntry[] {
+  const out: LedgerEntry[] = [];
+  const at = new Date().toISOString();
+  for (let i = 0; out.length < n; i++) {
+    STATUSES.forEach((status, k) => {
+      const call: Call = {
+        id: `${tag}${i}`, passengerId: `p${i}`, status, pickup: { lat: 37.5663, lng: 126.9779 }, dropoff: { lat: 37.5563, lng: 126.9879 },
+        driverId: k >= 2 ? `d${i}` : null, seq: k + 1, createdAt: at, updatedAt: at,
+      };
+      out.push({ streamId: `${i}-${k}`, call, gen: 1 });
+    });
+  }
+  return out.slice(0, n);
+}
+
+const us = (ms: number, n: number) => Math.round((ms * 1000 * 10) / n) / 10;
+
+function ledger(n: number): MicroResult['ledger'] {
+  const dir = mkdtempSync(join(tmpdir(), 'dispatch-bench-ledger-'));
+  try {
+    const db = openLedger(join(dir, 'ledger.db'));
+    const a = entries(n, 'a');
+    let t = performance.now();
+    for (let i = 0; i < n; i += 500) writeEntries(db, a.slice(i, i + 500));
+    const product = us(performance.now() - t, n);
+
+    // The writer's three statements, written out and prepared once.
+    const s = db.$client;
+    const selA = s.prepare('SELECT driver_id FROM call_assignments WHERE call_id = ? AND gen = ?');
+    const insA = s.prepare('INSERT INTO call_assignments (call_id, gen, driver_id, seq, at) VALUES (?, ?, ?, ?, ?)');
+    const insE = s.prepare('INSERT INTO call_events (call_id, seq, status, driver_id, at, stream_id) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING');
+    const upC = s.prepare(`INSERT INTO calls (id, passenger_id, status, driver_id, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng, json, seq, created_at, updated_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (id) DO UPDATE SET status = excluded.status, driver_id = excluded.driver_id, json = excluded.json, seq = excluded.seq, updated_at = excluded.updated_at
+      WHERE excluded.seq > calls.seq`);
+    const write = s.transaction((batch: LedgerEntry[]) => {
+      for (const { streamId, call, gen } of batch) {
+        if (call.status === 'dispatched' && call.driverId && !selA.get(call.id, gen)) insA.run(call.id, gen, call.driverId, call.seq, call.updatedAt);
+        insE.run(call.id, call.seq, call.status, call.driverId, call.updatedAt, streamId);
+        upC.run(call.id, call.passengerId, call.status, call.driverId, call.pickup.lat, call.pickup.lng, call.dropoff.lat, call.dropoff.lng,
+          JSON.stringify(call), call.seq, call.createdAt, call.updatedAt);
+      }
+    });
+    const b = entries(n, 'b');
+    t = performance.now();
+    for (let i = 0; i < n; i += 500) write(b.slice(i, i + 500));
+    const prepared = us(performance.now() - t, n);
+    s.close();
+    return { product, prepared, entries: n };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function jwt(n: number): Promise<MicroResult['jwt']> {
+  const secret = 'bench-secret-0123456789abcdef';
+  const verify = createVerifier(secret);
+  const tokens = Array.from({ length: n }, (_, i) => hs256(secret, `p${i}`, 'passenger'));
+  // Both ways warmed up first (JIT, key setup) on tokens of their own.
+  for (const tok of Array.from({ length: Math.min(500, n) }, (_, i) => hs256(secret, `w${i}`, 'passenger'))) {
+    await verify(tok);
+    createHmac('sha256', secret).update(tok).digest();
+  }
+  let t = performance.now();
+  for (const tok of tokens) await verify(tok);
+  const product = us(performance.now() - t, n);
+  t = performance.now();
+  for (const tok of tokens) {
+    const [h, p, sig] = tok.split('.') as [string, string, string];
+    const mac = createHmac('sha256', secret).update(`${h}.${p}`).digest();
+    const given = Buffer.from(sig, 'base64url');
+    if (given.length !== mac.length || !timingSafeEqual(mac, given)) throw new Error('bad signature');
+    const claims = JSON.parse(Buffer.from(p, 'base64url').toString()) as { exp: number };
+    if (claims.exp * 1000 < Date.now()) throw new Error('expired');
+    Claims.parse(claims);
+  }
+  return { product, nodeCrypto: us(performance.now() - t, n), tokens: n };
+}
+
+async function breaker(fires: number): Promise<MicroResult['breaker']> {
+  const failing = () => Promise.reject(new Error('redis is slow'));
+  const time = async (call: (work: () => Promise<unknown>) => Promise<unknown>) => {
+    // A full window of successes, then failures (far below the error threshold: it stays closed).
+    for (let i = 0; i < fires; i++) await call(() => Promise.resolve(i));
+    const t = performance.now();
+    for (let i = 0; i < 50; i++) await call(failing).catch(() => undefined);
+    return Math.round(((performance.now() - t) / 50) * 1000) / 1000;
+  };
+  const g = createGuard(1000, new Metrics(), createLogger('silent', 'bench'));
+  const product = await time(g.guard);
+  g.shutdown();
+  const b = new CircuitBreaker((work: () => Promise<unknown>) => work(), { timeout: 1000, errorThresholdPercentage: 50, volumeThreshold: 5 });
+  const percentiles = await time((work) => b.fire(work));
+  b.shutdown();
+  return { product, percentiles, fires };
+}
+
+export async function micro(a: MicroArgs): Promise<MicroResult> {
+  return { ledger: ledger(a.ledgerEntries), jwt: await jwt(a.tokens), breaker: await breaker(a.breakerFires) };
+}

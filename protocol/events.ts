@@ -1,0 +1,46 @@
+/** Typed Socket.IO event maps for both directions, and the ack union. */
+import type { WireError } from './errors.js';
+import type {
+  Call, CallCancel, CallRef, CallRequest, DriverLocationPush, LatLng, Offer, OfferRevoked, TripCancel,
+} from './schemas.js';
+
+/** Every ack is one of these two shapes, never a thrown exception. */
+export type Response<T> = { ok: true; data: T } | { ok: false; error: WireError };
+export type Ack<T> = (res: Response<T>) => void;
+
+export type EmptyObject = Record<string, never>;
+
+export interface ClientToServerEvents {
+  // passenger
+  'call:request': (payload: CallRequest, ack: Ack<Call>) => void;
+  'call:cancel': (payload: CallCancel, ack: Ack<Call>) => void;
+  'call:get': (payload: CallRef, ack: Ack<Call>) => void;
+  'call:active': (payload: EmptyObject, ack: Ack<Call[]>) => void;
+  // driver
+  'driver:online': (payload: LatLng, ack: Ack<{ status: 'available' }>) => void;
+  'driver:offline': (payload: EmptyObject, ack: Ack<{ status: 'offline' }>) => void;
+  'driver:location': (payload: LatLng, ack: Ack<EmptyObject>) => void;
+  'offer:accept': (payload: CallRef, ack: Ack<Call>) => void;
+  'offer:reject': (payload: CallRef, ack: Ack<EmptyObject>) => void;
+  'trip:arrived': (payload: CallRef, ack: Ack<Call>) => void;
+  'trip:start': (payload: CallRef, ack: Ack<Call>) => void;
+  'trip:complete': (payload: CallRef, ack: Ack<Call>) => void;
+  'trip:cancel': (payload: TripCancel, ack: Ack<Call>) => void;
+}
+
+export interface ServerToClientEvents {
+  'call:status': (call: Call) => void;
+  'driver:location': (loc: DriverLocationPush) => void;
+  offer: (offer: Offer) => void;
+  'offer:revoked': (revoked: OfferRevoked) => void;
+  'trip:status': (call: Call) => void;
+}
+
+export type ClientEvent = keyof ClientToServerEvents;
+export type ServerEvent = keyof ServerToClientEvents;
+
+/** Room names the server pushes to; a socket joins the room of its user. */
+export const rooms = {
+  passenger: (id: string) => `passenger:${id}`,
+  driver: (id: string) => `driver:${id}`,
+} as const;

@@ -1,0 +1,5 @@
+/** The contract (../shared/PROTOCOL.md) in TypeScript: imported by the server and every client. */
+export * from './status.js';
+export * from './errors.js';
+export * from './schemas.js';
+export * from './events.js';

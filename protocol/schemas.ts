@@ -1,0 +1,73 @@
+/** zod schemas of every payload in the contract; the server validates with these at the boundary. */
+import { z } from 'zod';
+import { CALL_STATUSES, RevokeReason, UserRole } from './status.js';
+
+/** User and call ids: 1–64 chars of [A-Za-z0-9_-]. */
+export const Id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'must be 1-64 chars of A-Z a-z 0-9 _ -');
+
+export const LatLng = z.object({
+  lat: z.number().min(-90).max(90),
+  lng: z.number().min(-180).max(180),
+});
+export type LatLng = z.infer<typeof LatLng>;
+
+export const Place = LatLng.extend({ address: z.string().max(200).optional() });
+export type Place = z.infer<typeof Place>;
+
+const Reason = z.string().max(200).optional();
+
+export const CallRequest = z.object({ requestId: z.string().min(1).max(64), pickup: Place, dropoff: Place });
+export const CallRef = z.object({ callId: Id });
+export const CallCancel = z.object({ callId: Id, reason: Reason });
+export const Empty = z.object({});
+export const TripCancel = CallCancel;
+
+/** REST-only shapes. */
+export const CancelBody = z.object({ reason: Reason });
+export const ListQuery = z.object({
+  status: z.enum(CALL_STATUSES).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
+
+/** Token claims (HS256 JWT). */
+export const Claims = z.object({ sub: Id, role: z.enum([UserRole.passenger, UserRole.driver, UserRole.admin]) });
+export type Claims = z.infer<typeof Claims>;
+
+/** Server → client payloads. */
+export const Call = z.object({
+  id: z.string(),
+  passengerId: z.string(),
+  status: z.enum(CALL_STATUSES),
+  pickup: Place,
+  dropoff: Place,
+  driverId: z.string().nullable(),
+  seq: z.number().int(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  cancelReason: z.string().optional(),
+});
+export type Call = z.infer<typeof Call>;
+
+export const Offer = z.object({
+  callId: z.string(),
+  pickup: Place,
+  dropoff: Place,
+  distanceM: z.number(),
+  expiresAt: z.number(),
+});
+export type Offer = z.infer<typeof Offer>;
+
+export const OfferRevoked = z.object({
+  callId: z.string(),
+  reason: z.enum([RevokeReason.taken, RevokeReason.cancelled, RevokeReason.expired, RevokeReason.busy]),
+});
+export type OfferRevoked = z.infer<typeof OfferRevoked>;
+
+export const DriverLocationPush = z.object({ callId: z.string(), lat: z.number(), lng: z.number(), at: z.string() });
+export type DriverLocationPush = z.infer<typeof DriverLocationPush>;
+
+export type CallRequest = z.infer<typeof CallRequest>;
+export type CallRef = z.infer<typeof CallRef>;
+export type CallCancel = z.infer<typeof CallCancel>;
+export type TripCancel = z.infer<typeof TripCancel>;
+export type ListQuery = z.infer<typeof ListQuery>;

@@ -1,0 +1,165 @@
+/**
+ * createApp(config) builds one process of the given ROLE: a gateway (HTTP + Socket.IO), a
+ * dispatcher (BullMQ worker + ledger writer) or both. Tests start any number of them on port 0.
+ */
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Emitter } from '@socket.io/redis-emitter';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { ServerToClientEvents } from '../protocol/index.js';
+import { DriverService } from './calls/driver.js';
+import { CallService } from './calls/service.js';
+import type { Config } from './config.js';
+import type { Context } from './context.js';
+import { createDispatchQueue } from './dispatch/queue.js';
+import { watchWorker, type Watched } from './dispatch/watchdog.js';
+import { createWorker } from './dispatch/worker.js';
+import { createVerifier } from './gateway/auth.js';
+import { socketHandlers, type Services } from './gateway/handlers.js';
+import { createHttpApp } from './gateway/http.js';
+import { Limits } from './gateway/limits.js';
+import { createSocketServer, type IoServer } from './gateway/socket.js';
+import { createGuard } from './guard.js';
+import { InFlight } from './inflight.js';
+import { LedgerConsumer } from './ledger/consumer.js';
+import { openLedger } from './ledger/db.js';
+import { createLogger } from './log.js';
+import { Metrics } from './metrics.js';
+import { Notifier, type Broadcaster } from './notify/notifier.js';
+import { checkRedisSettings } from './redis/check.js';
+import { blockingConnection, commandConnection } from './redis/connect.js';
+import { makeKeys } from './redis/keys.js';
+import { defineScripts } from './redis/scripts.js';
+
+export interface App {
+  /** The port actually bound (useful with PORT=0). */
+  port: number;
+  url: string;
+  io?: IoServer;
+  metrics: Metrics;
+  /**
+   * Graceful stop: /readyz turns 503 at once, no new connections, in-flight requests finish,
+   * sockets are told to reconnect elsewhere, the worker finishes or hands back its jobs.
+   */
+  stop(): Promise<void>;
+}
+
+export async function createApp(config: Config, log: Logger = createLogger(config.LOG_LEVEL, config.ROLE)): Promise<App> {
+  const runsGateway = config.ROLE !== 'dispatcher';
+  const runsDispatcher = config.ROLE !== 'gateway';
+  const keys = makeKeys(config.KEY_PREFIX);
+  const closers: (() => Promise<unknown> | void)[] = [];
+  const metrics = new Metrics();
+  const redis = commandConnection(config.REDIS_URL, `${config.KEY_PREFIX}:${config.ROLE}`, log, metrics);
+  const base = { config, keys, redis, scripts: defineScripts(redis), queue: createDispatchQueue(redis, config.KEY_PREFIX), metrics, log };
+  const counted = (call: { status: string }) => metrics.transitions.inc({ status: call.status });
+  closers.push(() => base.queue.close());
+  redis.once('ready', () => void checkRedisSettings(redis, log));
+  let draining = false;
+
+  // The dispatcher pushes through the Redis emitter; a gateway through its own Socket.IO server.
+  let watched: Watched | undefined;
+  if (runsDispatcher) {
+    metrics.addQueueDepth(() => base.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed'));
+    metrics.addLedgerLag(() => redis.xlen(keys.ledger));
+    const emitter = new Emitter<ServerToClientEvents>(redis, { key: keys.adapterChannel });
+    const ctx: Context = { ...base, notify: new Notifier(emitter, counted) };
+    const make = () => createWorker(ctx);
+    const holder: Watched = { worker: make() };
+    watched = holder;
+    const unwatch = watchWorker(holder, make, config.WORKER_WATCHDOG_MS, log, () => metrics.workerRestarts.inc());
+    closers.push(async () => {
+      unwatch();
+      // Finish the jobs in hand; past the bound, leave them to BullMQ's stalled-job recovery.
+      await bounded(holder.worker.close(), config.SHUTDOWN_TIMEOUT_MS);
+    });
+
+    const db = openLedger(config.DB_PATH);
+    const consumer = new LedgerConsumer({
+      redis: blockingConnection(config.REDIS_URL, `${config.KEY_PREFIX}:ledger`, log, metrics),
+      stream: keys.ledger, db, log, metrics, claimIdleMs: config.LEDGER_CLAIM_IDLE_MS,
+    });
+    await consumer.start();
+    closers.push(async () => {
+      await consumer.stop();
+      db.$client.close();
+    });
+  }
+
+  const { guard, shutdown: stopGuard } = createGuard(config.REDIS_TIMEOUT_MS, metrics, log);
+  closers.push(stopGuard);
+  const inflight = new InFlight();
+  let io: IoServer | undefined;
+  let services: Services | undefined;
+  const verify = createVerifier(config.JWT_SECRET);
+  const limits = new Limits(redis, keys, config);
+  if (runsGateway) {
+    const viaIo: Broadcaster = { to: (room) => (io as IoServer).to(room) };
+    const ctx: Context = { ...base, notify: new Notifier(viaIo, counted) };
+    services = { calls: new CallService(ctx), drivers: new DriverService(ctx) };
+  }
+
+  const ready = async () => {
+    if (draining || redis.status !== 'ready') return false;
+    await redis.ping();
+    return !watched || watched.worker.isRunning();
+  };
+  // Node checks header/request timeouts only every connectionsCheckingInterval (30 s by default).
+  const http: HttpServer = createServer(
+    { connectionsCheckingInterval: Math.min(1000, config.HTTP_HEADERS_TIMEOUT_MS) },
+    createHttpApp({
+      log, ready, metrics, metricsToken: config.METRICS_TOKEN, maxBodyBytes: config.MAX_BODY_BYTES, allowedOrigins: config.ALLOWED_ORIGINS,
+      api: services && { verify, services, limits, guard, inflight },
+    }),
+  );
+  // Slow or oversized requests cannot hold a connection for long (slowloris, header floods).
+  http.headersTimeout = config.HTTP_HEADERS_TIMEOUT_MS;
+  http.requestTimeout = Math.max(config.HTTP_REQUEST_TIMEOUT_MS, config.HTTP_HEADERS_TIMEOUT_MS);
+  http.maxHeadersCount = 100;
+  http.keepAliveTimeout = 5000;
+  let pub: Redis | undefined;
+  let sub: Redis | undefined;
+  if (services) {
+    pub = commandConnection(config.REDIS_URL, `${config.KEY_PREFIX}:pub`, log, metrics);
+    sub = blockingConnection(config.REDIS_URL, `${config.KEY_PREFIX}:sub`, log, metrics);
+    io = createSocketServer(http, {
+      config, keys, pub, sub, verify, services, handlers: socketHandlers(services), limits, guard, inflight, metrics, log,
+    });
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(config.PORT, resolve);
+  });
+  const port = (http.address() as AddressInfo).port;
+  log.info({ port, role: config.ROLE, prefix: config.KEY_PREFIX }, 'listening');
+
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    io,
+    metrics,
+    async stop() {
+      draining = true;
+      const closed = new Promise<void>((r) => http.close(() => r()));
+      await inflight.idle(config.SHUTDOWN_TIMEOUT_MS);
+      if (io) {
+        // Closing the transport (not a server-side disconnect) makes clients reconnect, elsewhere.
+        for (const socket of io.sockets.sockets.values()) socket.conn.close();
+        await io.close();
+      }
+      http.closeAllConnections();
+      await closed;
+      for (const close of closers.reverse()) await close();
+      pub?.disconnect();
+      sub?.disconnect();
+      await redis.quit().catch(() => undefined);
+      log.info('stopped');
+    },
+  };
+}
+
+function bounded(work: Promise<unknown>, ms: number): Promise<unknown> {
+  return Promise.race([work, new Promise((r) => setTimeout(r, ms).unref())]);
+}

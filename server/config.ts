@@ -1,0 +1,116 @@
+/**
+ * The one typed configuration schema, read from the environment at start-up.
+ * A bad value stops the process with a message naming the variable; the rest of the code
+ * receives a Config object and never reads process.env.
+ */
+import { z } from 'zod';
+
+const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+const bool = (def: boolean) =>
+  z.enum(['true', 'false', '1', '0']).default(def ? 'true' : 'false').transform((v) => v === 'true' || v === '1');
+
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+export const DEV_JWT_SECRET = 'dev-secret-change-me-dev-secret-change-me';
+
+/** name → schema (with default); descriptions live in the README configuration table. */
+const schema = z.object({
+  /** HTTP / Socket.IO port (0 = any free port). */
+  PORT: int(3000).pipe(z.number().max(65535)),
+  /** Redis shared by all nodes. */
+  REDIS_URL: z.string().url().default(DEFAULT_REDIS_URL),
+  /** Which parts this process runs. */
+  ROLE: z.enum(['all', 'gateway', 'dispatcher']).default('all'),
+  /** Prefix of every Redis key, queue and adapter channel. */
+  KEY_PREFIX: z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/).default('dispatch'),
+  /** SQLite ledger file. */
+  DB_PATH: z.string().min(1).default('./data/dispatch.db'),
+  /** HS256 secret; required in production. */
+  JWT_SECRET: z.string().min(16).optional(),
+  NODE_ENV: z.string().default('development'),
+  /** How long one offer stays open. */
+  OFFER_TIMEOUT_MS: int(15000, 100),
+  /** How many nearest drivers get each wave of offers. */
+  OFFER_WAVE_SIZE: int(3, 1).pipe(z.number().max(100)),
+  /** Search radius around the pickup, in metres. */
+  MATCH_RADIUS_M: int(5000, 1),
+  /** With no accept by then, the call becomes unfulfilled. */
+  CALL_TIMEOUT_MS: int(120000, 100),
+  /** A disconnected driver stays dispatchable this long. */
+  DRIVER_GRACE_MS: int(30000, 0),
+  /** Comma-separated browser origins allowed (empty = any). */
+  ALLOWED_ORIGINS: z.string().default('').transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean)),
+  /** pino level. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Largest Socket.IO frame, in bytes. */
+  MAX_SOCKET_FRAME_BYTES: int(64 * 1024, 1024),
+  /** Largest REST JSON body, in bytes. */
+  MAX_BODY_BYTES: int(16 * 1024, 256),
+  /** Dispatch jobs one dispatcher works on at once. */
+  DISPATCH_CONCURRENCY: int(50, 1),
+  /** BullMQ job lock and stalled-job check interval: a dead dispatcher's jobs are re-run after about this long. */
+  JOB_LOCK_MS: int(30000, 1000),
+  /** Idle time after which another dispatcher claims a dead one's unacked ledger entries. */
+  LEDGER_CLAIM_IDLE_MS: int(30000, 100),
+  /** Start a private redis-server when nothing answers at the default REDIS_URL. */
+  EMBEDDED_REDIS: bool(true),
+  /** Events and REST requests one user may make per second (0 = no limit). */
+  RATE_LIMIT_PER_S: int(20, 0),
+  /** driver:location events one driver may send per second (0 = no limit). */
+  LOCATION_RATE_LIMIT_PER_S: int(50, 0),
+  /** Connection attempts one address may make per 10 s (0 = no limit). */
+  CONNECT_RATE_PER_IP: int(300, 0),
+  /** A request that needs Redis longer than this is answered UNAVAILABLE (circuit breaker). */
+  REDIS_TIMEOUT_MS: int(1000, 50),
+  /** Socket.IO heartbeat: ping every this many ms … */
+  SOCKET_PING_INTERVAL_MS: int(10000, 1000),
+  /** … and drop a socket that has not answered within this many ms more (dead peer detection). */
+  SOCKET_PING_TIMEOUT_MS: int(5000, 1000),
+  /** An HTTP request whose headers have not all arrived within this many ms is dropped (slowloris). */
+  HTTP_HEADERS_TIMEOUT_MS: int(10000, 100),
+  /** An HTTP request not complete within this many ms is dropped. */
+  HTTP_REQUEST_TIMEOUT_MS: int(30000, 100),
+  /** A connection that has not authenticated within this many ms is closed. */
+  AUTH_TIMEOUT_MS: int(10000, 500),
+  /** On SIGTERM, how long in-flight work may take before the process exits anyway. */
+  SHUTDOWN_TIMEOUT_MS: int(10000, 0),
+  /** Recreate the dispatch worker when Redis has been unready this long. */
+  WORKER_WATCHDOG_MS: int(30000, 1000),
+  /** When set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>`. */
+  METRICS_TOKEN: z.string().min(8).optional(),
+});
+
+export type Config = z.infer<typeof schema> & {
+  JWT_SECRET: string;
+  /** True when REDIS_URL came from the environment (then no embedded Redis is started). */
+  redisUrlExplicit: boolean;
+  /** Messages to log once a logger exists. */
+  warnings: string[];
+};
+
+export class ConfigError extends Error {}
+
+/** Parse and check the environment; throws ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') raw[key] = v;
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${String(i.path[0])}=${JSON.stringify(raw[String(i.path[0])])}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const c = parsed.data;
+  const warnings: string[] = [];
+  let secret = c.JWT_SECRET;
+  if (!secret) {
+    if (c.NODE_ENV === 'production') throw new ConfigError('invalid configuration:\n  JWT_SECRET: required when NODE_ENV=production');
+    warnings.push('JWT_SECRET is not set: using the development secret, never do this in production');
+    secret = DEV_JWT_SECRET;
+  }
+  return { ...c, JWT_SECRET: secret, redisUrlExplicit: raw.REDIS_URL !== undefined, warnings };
+}
+
+/** Names of every variable the schema reads (for docs and the compose/k8s checks). */
+export const CONFIG_VARIABLES = Object.keys(schema.shape);

@@ -1,0 +1,84 @@
+/**
+ * One matching step for one call (offer-5.lua), and what follows it: offers and revocations are
+ * pushed, and the timer of the new (or still live) wave is made sure of.
+ */
+import type { Call, Offer } from '../../protocol/index.js';
+import { clock, later, type Context } from '../context.js';
+import { enqueueRematch, scheduleWave } from './queue.js';
+
+export type MatchOutcome = 'offered' | 'waiting' | 'wave-live' | 'closed';
+
+/**
+ * @param fence the wave a timer was set for, or undefined for a first match or a re-match.
+ * @param rerun true when this job ran before (its worker died or it failed): pushes of a live
+ *   wave may never have left, so they are sent again (clients drop repeats by callId and seq).
+ */
+export async function runMatch(ctx: Context, callId: string, fence?: number, rerun = false): Promise<MatchOutcome> {
+  const { config, keys, scripts, notify, queue, log } = ctx;
+  const t = clock();
+  const reply = await scripts.offer(
+    keys.call(callId), keys.callOffers(callId), keys.freeDrivers, keys.waitingCalls, keys.ledger,
+    keys.prefix, t.ms, t.iso, config.OFFER_TIMEOUT_MS, config.OFFER_WAVE_SIZE, config.MATCH_RADIUS_M, fence ?? '',
+  );
+  switch (reply[0]) {
+    case 1: {
+      const [, json, expiresAt, offered, changed, wave, expired] = reply as [number, string, number, (string | number)[], number, number, string[]];
+      notify.revoked(expired, callId, 'expired');
+      const call = JSON.parse(json) as Call;
+      const drivers: string[] = [];
+      for (let i = 0; i < offered.length; i += 2) {
+        const driverId = String(offered[i]);
+        const offer: Offer = { callId, pickup: call.pickup, dropoff: call.dropoff, distanceM: Number(offered[i + 1]), expiresAt };
+        notify.offer(driverId, offer);
+        drivers.push(driverId);
+      }
+      ctx.metrics.offers.inc(drivers.length);
+      if (changed === 1) {
+        notify.callChanged(call);
+        ctx.metrics.requestToOffer.observe((Date.now() - Date.parse(call.createdAt)) / 1000);
+      }
+      await scheduleWave(queue, callId, wave, expiresAt - Date.now());
+      later(ctx, rematchNear(ctx, expired), 'rematch near freed drivers');
+      log.info({ callId, wave, drivers, status: call.status }, 'offer wave sent');
+      return 'offered';
+    }
+    case 0: {
+      const [, , expired] = reply as [number, number, string[]];
+      notify.revoked(expired, callId, 'expired');
+      // Drivers whose offers just expired are free: other waiting calls near them may use them.
+      later(ctx, rematchNear(ctx, expired), 'rematch near freed drivers');
+      return 'waiting';
+    }
+    case 2: {
+      // A wave is live. After a crash between sending it and scheduling its timer, this re-run
+      // schedules the timer (a no-op when it exists).
+      const [, wave, until] = reply as [number, number, number];
+      await scheduleWave(queue, callId, wave, until - Date.now());
+      if (rerun) await resendLiveWave(ctx, callId);
+      return 'wave-live';
+    }
+    default:
+      return 'closed';
+  }
+}
+
+/** Push a call's live offers and its status again (recovery after a crash between script and push). */
+async function resendLiveWave(ctx: Context, callId: string): Promise<void> {
+  const { redis, keys, notify } = ctx;
+  const [json, offers] = await Promise.all([redis.hget(keys.call(callId), 'json'), redis.hgetall(keys.callOffers(callId))]);
+  if (json) notify.callChanged(JSON.parse(json) as Call);
+  const now = Date.now();
+  for (const [driverId, state] of Object.entries(offers)) {
+    if (!(Number(state) > now)) continue;
+    const offer = await redis.hget(keys.driverOffers(driverId), callId);
+    if (offer) notify.offer(driverId, JSON.parse(offer) as Offer);
+  }
+}
+
+/** Drivers just became free: match again the calls waiting near them. */
+export async function rematchNear(ctx: Context, driverIds: string[]): Promise<void> {
+  if (driverIds.length === 0) return;
+  const { keys, scripts, config, queue } = ctx;
+  const callIds = (await scripts.waitingNear(keys.freeDrivers, keys.waitingCalls, config.MATCH_RADIUS_M, 10, ...driverIds)) as unknown as string[];
+  await enqueueRematch(queue, callIds);
+}

@@ -1,0 +1,73 @@
+/** The dispatcher's BullMQ worker: runs matching steps and every timer (waves, call timeouts, driver grace). */
+import { Worker, type Job } from 'bullmq';
+import type { Call } from '../../protocol/index.js';
+import { clock, type Context } from '../context.js';
+import { blockingConnection } from '../redis/connect.js';
+import { QUEUE } from '../redis/keys.js';
+import { rematchNear, runMatch } from './matcher.js';
+import { enqueueRematch, scheduleTimeout, type DispatchJob, type JobData } from './queue.js';
+
+export function createWorker(ctx: Context): Worker<JobData> {
+  const { config, log, metrics } = ctx;
+  const connection = blockingConnection(config.REDIS_URL, `${config.KEY_PREFIX}:worker`, log, metrics);
+  const worker = new Worker<JobData>(QUEUE.dispatch, (job) => handle(ctx, job as unknown as Job & DispatchJob), {
+    connection,
+    prefix: config.KEY_PREFIX,
+    concurrency: config.DISPATCH_CONCURRENCY,
+    lockDuration: config.JOB_LOCK_MS,
+    stalledInterval: config.JOB_LOCK_MS,
+  });
+  worker.on('failed', (job, err) => log.warn({ err, job: job?.id }, 'dispatch job failed'));
+  worker.on('error', (err) => log.warn({ err }, 'dispatch worker error'));
+  worker.on('stalled', (jobId) => {
+    metrics.stalledJobs.inc();
+    log.warn({ job: jobId }, 'dispatch job stalled (its worker died): re-running it');
+  });
+  worker.on('closed', () => connection.disconnect());
+  return worker;
+}
+
+/** Every handler is safe to run twice (BullMQ delivers at least once). */
+async function handle(ctx: Context, job: DispatchJob & { attemptsStarted: number }): Promise<unknown> {
+  const rerun = job.attemptsStarted > 1;
+  switch (job.name) {
+    case 'match':
+      // The call timeout counts from the first matching, so calls queued while no dispatcher ran
+      // are not timed out the moment one starts.
+      await scheduleTimeout(ctx.queue, job.data.callId, 1, ctx.config.CALL_TIMEOUT_MS);
+      return runMatch(ctx, job.data.callId, undefined, rerun);
+    case 'rematch':
+      return runMatch(ctx, job.data.callId, undefined, rerun);
+    case 'wave':
+      return runMatch(ctx, job.data.callId, job.data.wave, rerun);
+    case 'timeout':
+      return unfulfill(ctx, job.data.callId, job.data.gen);
+    case 'grace':
+      return graceOver(ctx, job.data.driverId, job.data.awaySince);
+  }
+}
+
+async function unfulfill(ctx: Context, callId: string, gen: number): Promise<string> {
+  const { keys, scripts, notify, log } = ctx;
+  const t = clock();
+  const reply = await scripts.unfulfill(keys.call(callId), keys.callOffers(callId), keys.waitingCalls, keys.ledger, keys.prefix, gen, t.ms, t.iso);
+  if (reply[0] !== 1) return 'stale';
+  const [, json, revoked] = reply as [number, string, string[]];
+  const call = JSON.parse(json) as Call;
+  notify.callChanged(call);
+  notify.revoked(revoked, callId, 'expired');
+  await rematchNear(ctx, revoked);
+  log.info({ callId, status: call.status }, 'call unfulfilled');
+  return 'unfulfilled';
+}
+
+async function graceOver(ctx: Context, driverId: string, awaySince: string): Promise<string> {
+  const { keys, scripts, notify, queue, log } = ctx;
+  const reply = await scripts.driverOffline(keys.driver(driverId), keys.freeDrivers, keys.driverOffers(driverId), keys.prefix, driverId, Date.now(), awaySince);
+  if (reply[0] !== 1) return reply[0] === 2 ? 'offline-after-trip' : 'came-back';
+  const ended = reply[1] as string[];
+  for (const callId of ended) notify.revoked([driverId], callId, 'expired');
+  await enqueueRematch(queue, ended);
+  log.info({ driverId }, 'driver offline after grace period');
+  return 'offline';
+}

@@ -1,0 +1,168 @@
+/**
+ * The Socket.IO side of a gateway: the Redis adapter, the handshake (origin, per-address connection
+ * cap, JWT), the boundary in front of every event (ack required, rate limit, validation, circuit
+ * breaker, contract error codes), the resync sent on every (re)connect, and driver presence.
+ */
+import type { Server as HttpServer } from 'node:http';
+import { createAdapter } from '@socket.io/redis-adapter';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { Server, type Socket } from 'socket.io';
+import {
+  rooms, type ClientToServerEvents, type Response, type ServerToClientEvents,
+} from '../../protocol/index.js';
+import type { User } from '../calls/service.js';
+import type { Config } from '../config.js';
+import { toWireError } from '../errors.js';
+import type { Guard } from '../guard.js';
+import type { InFlight } from '../inflight.js';
+import type { Metrics } from '../metrics.js';
+import type { Keys } from '../redis/keys.js';
+import type { Verify } from './auth.js';
+import type { Handler, Services } from './handlers.js';
+import type { Limits } from './limits.js';
+import { originAllowed } from './origins.js';
+
+export interface SocketData {
+  user: User;
+  /** Token expiry, epoch seconds. */
+  exp: number;
+}
+export type IoServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+type IoSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+
+export interface SocketDeps {
+  config: Config;
+  keys: Keys;
+  pub: Redis;
+  sub: Redis;
+  verify: Verify;
+  services: Services;
+  handlers: Record<string, Handler>;
+  limits: Limits;
+  guard: Guard;
+  inflight: InFlight;
+  metrics: Metrics;
+  log: Logger;
+}
+
+/** setTimeout's ceiling; later expiries are re-armed. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export function createSocketServer(http: HttpServer, d: SocketDeps): IoServer {
+  const io: IoServer = new Server(http, {
+    serveClient: false,
+    maxHttpBufferSize: d.config.MAX_SOCKET_FRAME_BYTES,
+    pingInterval: d.config.SOCKET_PING_INTERVAL_MS,
+    pingTimeout: d.config.SOCKET_PING_TIMEOUT_MS,
+    connectTimeout: d.config.AUTH_TIMEOUT_MS,
+    cors: { origin: d.config.ALLOWED_ORIGINS.length ? d.config.ALLOWED_ORIGINS : true },
+    // CORS does not cover websockets: check the Origin of every handshake ourselves, and cap
+    // connection attempts per address.
+    allowRequest: (req, cb) => {
+      if (!originAllowed(d.config.ALLOWED_ORIGINS, req.headers.origin)) return cb('origin not allowed', false);
+      // Only new sessions count: every long-polling request of an open session carries its sid.
+      if (req.url?.includes('sid=')) return cb(null, true);
+      d.limits.take('connect', req.socket.remoteAddress ?? 'unknown').then(
+        () => cb(null, true),
+        () => cb('too many connection attempts', false),
+      );
+    },
+    adapter: createAdapter(d.pub, d.sub, { key: d.keys.adapterChannel }),
+  });
+
+  io.use((socket, next) => {
+    const auth = socket.handshake.auth as Record<string, unknown> | undefined;
+    d.verify(auth?.token).then(
+      (user) => {
+        socket.data.user = { id: user.id, role: user.role };
+        socket.data.exp = user.exp;
+        next();
+      },
+      () => next(new Error('UNAUTHORIZED')),
+    );
+  });
+
+  io.on('connection', (socket) => {
+    const { user } = socket.data;
+    const room = user.role === 'driver' ? rooms.driver(user.id) : rooms.passenger(user.id);
+    void socket.join(room);
+    d.metrics.sockets.inc({ role: user.role });
+    const expiry = endAtExpiry(socket);
+    socket.on('disconnect', () => {
+      clearTimeout(expiry.timer);
+      d.metrics.sockets.dec({ role: user.role });
+    });
+    bindHandlers(socket, d);
+    resync(socket, d).catch((err: unknown) => d.log.warn({ err, userId: user.id }, 'resync failed'));
+    if (user.role !== 'driver') return;
+    d.services.drivers.connected(user.id).catch((err: unknown) => d.log.warn({ err, userId: user.id }, 'presence update failed'));
+    socket.on('disconnect', () => {
+      // The grace period starts when the driver's last socket, on any node, is gone.
+      d.services.drivers
+        .disconnected(user.id, async () => (await io.in(room).fetchSockets()).length > 0)
+        .catch((err: unknown) => d.log.warn({ err, userId: user.id }, 'presence update failed'));
+    });
+  });
+  return io;
+}
+
+/** A token that expires while connected ends that socket. */
+function endAtExpiry(socket: IoSocket): { timer: NodeJS.Timeout } {
+  const state = { timer: undefined as unknown as NodeJS.Timeout };
+  const arm = () => {
+    const left = socket.data.exp * 1000 - Date.now();
+    state.timer = setTimeout(() => (left > MAX_TIMER_MS ? arm() : socket.disconnect(true)), Math.min(Math.max(left, 0), MAX_TIMER_MS));
+    state.timer.unref();
+  };
+  arm();
+  return state;
+}
+
+/** Every event goes through here: ack required, rate limit, validation, breaker, contract codes. */
+function bindHandlers(socket: IoSocket, d: SocketDeps): void {
+  const user = socket.data.user;
+  const onUnexpected = (err: unknown) => d.log.error({ err, userId: user.id }, 'event failed');
+  socket.onAny((event: string, ...args: unknown[]) => {
+    const ack = args[args.length - 1];
+    if (typeof ack !== 'function') return; // an event without an ack is ignored, never a crash
+    const reply = ack as (res: Response<unknown>) => void;
+    const handler = Object.hasOwn(d.handlers, event) ? d.handlers[event] : undefined;
+    if (!handler) {
+      reply({ ok: false, error: { code: 'VALIDATION_FAILED', message: `unknown event ${JSON.stringify(String(event).slice(0, 64))}` } });
+      return;
+    }
+    const raw = args.length > 1 ? args[0] : undefined;
+    const parsed = handler.schema.safeParse(raw ?? {});
+    if (!parsed.success) {
+      reply({ ok: false, error: toWireError(parsed.error) });
+      return;
+    }
+    const kind = event === 'driver:location' ? 'location' : 'event';
+    d.inflight
+      .track(() => d.guard(async () => {
+        await d.limits.take(kind, user.id);
+        return handler.run(user, parsed.data);
+      }))
+      .then(
+        (data) => reply({ ok: true, data }),
+        (err: unknown) => {
+          const error = toWireError(err, onUnexpected);
+          if (error.code === 'RATE_LIMITED') d.metrics.rateLimited.inc({ kind });
+          reply({ ok: false, error });
+        },
+      );
+  });
+}
+
+/** Right after every (re)connect: riders get each active call, drivers their live offers and trip. */
+async function resync(socket: IoSocket, d: SocketDeps): Promise<void> {
+  const { user } = socket.data;
+  if (user.role === 'passenger') {
+    for (const call of await d.services.calls.active(user)) socket.emit('call:status', call);
+  } else if (user.role === 'driver') {
+    const { trip, offers } = await d.services.drivers.resync(user.id);
+    for (const offer of offers) socket.emit('offer', offer);
+    if (trip) socket.emit('trip:status', trip);
+  }
+}

@@ -1,0 +1,49 @@
+/** The SQLite ledger: every call (its latest state) and every status change of it. */
+import { integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+export const calls = sqliteTable('calls', {
+  id: text('id').primaryKey(),
+  passengerId: text('passenger_id').notNull(),
+  status: text('status').notNull(),
+  driverId: text('driver_id'),
+  pickupLat: real('pickup_lat').notNull(),
+  pickupLng: real('pickup_lng').notNull(),
+  dropoffLat: real('dropoff_lat').notNull(),
+  dropoffLng: real('dropoff_lng').notNull(),
+  /** The full wire Call at `seq`, so nothing the contract holds is lost. */
+  json: text('json').notNull(),
+  seq: integer('seq').notNull(),
+  createdAt: text('created_at').notNull(),
+  updatedAt: text('updated_at').notNull(),
+});
+
+export const callEvents = sqliteTable(
+  'call_events',
+  {
+    callId: text('call_id').notNull(),
+    seq: integer('seq').notNull(),
+    status: text('status').notNull(),
+    driverId: text('driver_id'),
+    at: text('at').notNull(),
+    /** Redis stream entry id it came from. */
+    streamId: text('stream_id').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.callId, t.seq] })],
+);
+
+/**
+ * The last fence against a double assignment: one driver per call and assignment generation (the
+ * generation moves on only when the assigned driver backs out). If Redis ever forgot a winner (a
+ * failover losing acknowledged writes), a second winner of the same generation is refused here.
+ */
+export const callAssignments = sqliteTable(
+  'call_assignments',
+  {
+    callId: text('call_id').notNull(),
+    gen: integer('gen').notNull(),
+    driverId: text('driver_id').notNull(),
+    seq: integer('seq').notNull(),
+    at: text('at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.callId, t.gen] })],
+);

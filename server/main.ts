@@ -1,0 +1,47 @@
+/** Entry point of `npm start`: read the configuration, make sure Redis is there, start ROLE. */
+import { createApp } from './app.js';
+import { ConfigError, loadConfig } from './config.js';
+import { ensureRedis } from './embedded-redis.js';
+import { createLogger } from './log.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(config.LOG_LEVEL, config.ROLE);
+  for (const w of config.warnings) log.warn(w);
+  const redis = await ensureRedis(config, log);
+  const app = await createApp({ ...config, REDIS_URL: redis.url }, log);
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 10000);
+    force.unref();
+    app.stop().then(
+      () => redis.stop().then(() => process.exit(0)),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  // No input may take the process down: log what escaped every handler instead of crashing.
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

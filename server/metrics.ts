@@ -1,0 +1,48 @@
+/**
+ * Prometheus metrics of one process (prom-client), served at /metrics. Each app instance has its
+ * own registry, so several instances can live in one test process.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly sockets = new Gauge({ name: 'dispatch_sockets', help: 'Connected sockets by role', labelNames: ['role'] as const, registers: [this.registry] });
+  readonly transitions = new Counter({ name: 'dispatch_call_transitions_total', help: 'Calls moved into each status by this process', labelNames: ['status'] as const, registers: [this.registry] });
+  readonly offers = new Counter({ name: 'dispatch_offers_total', help: 'Offers sent', registers: [this.registry] });
+  readonly accepts = new Counter({ name: 'dispatch_accepts_total', help: 'Accepts by result: won, or the error code of a loss', labelNames: ['result'] as const, registers: [this.registry] });
+  readonly requestToOffer = new Histogram({ name: 'dispatch_request_to_offer_seconds', help: 'From a call\'s creation to its first wave of offers', buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  readonly acceptToNotify = new Histogram({ name: 'dispatch_accept_to_notify_seconds', help: 'From an accept arriving to the rider\'s status push being published', buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  readonly workerRestarts = new Counter({ name: 'dispatch_worker_restarts_total', help: 'Dispatch workers recreated by the watchdog', registers: [this.registry] });
+  readonly stalledJobs = new Counter({ name: 'dispatch_stalled_jobs_total', help: 'Dispatch jobs found stalled (their worker died) and re-run', registers: [this.registry] });
+  readonly redisErrors = new Counter({ name: 'dispatch_redis_errors_total', help: 'Redis connection errors', labelNames: ['connection'] as const, registers: [this.registry] });
+  readonly circuitOpen = new Gauge({ name: 'dispatch_redis_circuit_open', help: '1 while the Redis circuit breaker is open (requests answered UNAVAILABLE at once)', registers: [this.registry] });
+  readonly ledgerConflicts = new Counter({ name: 'dispatch_ledger_assignment_conflicts_total', help: 'Second assignments of a call refused by the ledger', registers: [this.registry] });
+  readonly rateLimited = new Counter({ name: 'dispatch_rate_limited_total', help: 'Events and requests refused with RATE_LIMITED', labelNames: ['kind'] as const, registers: [this.registry] });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Report the dispatch queue's job counts by state at every scrape. */
+  addQueueDepth(counts: () => Promise<Record<string, number>>): void {
+    new Gauge({
+      name: 'dispatch_queue_jobs', help: 'Dispatch queue jobs by state', labelNames: ['state'] as const, registers: [this.registry],
+      async collect() {
+        const byState = await counts().catch(() => ({}));
+        for (const [state, n] of Object.entries(byState)) this.set({ state }, n);
+      },
+    });
+  }
+
+  /** Report how many ledger stream entries are not yet written to SQLite at every scrape. */
+  addLedgerLag(lag: () => Promise<number>): void {
+    new Gauge({
+      name: 'dispatch_ledger_lag', help: 'Ledger stream entries not yet written to SQLite', registers: [this.registry],
+      async collect() {
+        this.set(await lag().catch(() => -1));
+      },
+    });
+  }
+}

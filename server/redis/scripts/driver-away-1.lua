@@ -1,0 +1,11 @@
+--[[
+  A driver's socket closed and no socket of it was left on any node: its grace period starts,
+  unless a socket of the driver connected since that was checked.
+
+  KEYS[1] driver hash
+  ARGV[1] the driver's connect counter read before checking for sockets   ARGV[2] now (epoch ms)
+  Returns the `awaySince` set (the grace timer's fencing token), or '' when a socket connected since.
+]]
+if (redis.call('HGET', KEYS[1], 'connects') or '0') ~= ARGV[1] then return '' end
+redis.call('HSET', KEYS[1], 'awaySince', ARGV[2])
+return ARGV[2]

@@ -1,0 +1,78 @@
+--[[
+  One matching step: end the call's offers that are over, and unless a wave is still live, offer the
+  call to the nearest free drivers not offered it before (the next wave).
+
+  KEYS[1] call hash   KEYS[2] call's offers hash   KEYS[3] free drivers GEO set
+  KEYS[4] waiting calls GEO set   KEYS[5] ledger stream
+  ARGV[1] key prefix  ARGV[2] now (epoch ms)  ARGV[3] now (ISO-8601)  ARGV[4] offer timeout (ms)
+  ARGV[5] wave size   ARGV[6] match radius (m)
+  ARGV[7] the wave a timer was set for ('' for a first match or a re-match): the fencing token.
+          A timer of the current wave ends all its offers; a timer of an older wave does nothing.
+
+  Returns
+    {1, callJson, expiresAt, {driverId, distanceM, ...}, changed, wave, {expiredDriverId...}}
+        a new wave went out (changed = 1 when this step moved the call requested → offered)
+    {0, wave, {expiredDriverId...}}  no free driver in range: the call waits in KEYS[4]
+    {2, wave, expiresAt}  the current wave is still live: nothing changed
+    {-1} no such call   {-7} the call is past matching   {-11} a timer of an older wave
+  Guarantee: only drivers free at this instant get offers, never one who already held an offer for
+  this call, and a call never has two live waves.
+]]
+local prefix = ARGV[1]
+local now, nowIso = tonumber(ARGV[2]), ARGV[3]
+local waveSize, fence = tonumber(ARGV[5]), ARGV[7]
+
+local call = loadCall(KEYS[1])
+if not call then return {-1} end
+if call.status ~= 'requested' and call.status ~= 'offered' then
+  redis.call('ZREM', KEYS[4], call.id)
+  return {-7}
+end
+local wave = tonumber(redis.call('HGET', KEYS[1], 'wave'))
+if fence ~= '' and tonumber(fence) ~= wave then return {-11} end
+
+-- Offers past their time (or all, for the current wave's timer) end now; others keep the wave live.
+local expired, liveUntil = {}, nil
+local offers = redis.call('HGETALL', KEYS[2])
+for i = 1, #offers, 2 do
+  local driverId, expires = offers[i], tonumber(offers[i + 1])
+  if expires ~= nil then
+    if fence ~= '' or expires <= now then
+      redis.call('HSET', KEYS[2], driverId, 'expired')
+      redis.call('HDEL', driverOffersKey(prefix, driverId), call.id)
+      expired[#expired + 1] = driverId
+    else
+      liveUntil = expires
+    end
+  end
+end
+if liveUntil then return {2, wave, liveUntil} end
+
+local expiresAt = now + tonumber(ARGV[4])
+local found = redis.call('GEOSEARCH', KEYS[3], 'FROMLONLAT', call.pickup.lng, geoLat(call.pickup.lat),
+  'BYRADIUS', ARGV[6], 'm', 'ASC', 'COUNT', waveSize + #offers / 2, 'WITHDIST')
+local offered = {}
+for _, hit in ipairs(found) do
+  if #offered >= 2 * waveSize then break end
+  local driverId, dist = hit[1], math.floor(tonumber(hit[2]) + 0.5)
+  if redis.call('HEXISTS', KEYS[2], driverId) == 0
+      and redis.call('HGET', driverKey(prefix, driverId), 'status') == 'available' then
+    local offer = cjson.encode({ callId = call.id, pickup = call.pickup, dropoff = call.dropoff,
+      distanceM = dist, expiresAt = expiresAt })
+    redis.call('HSET', KEYS[2], driverId, expiresAt)
+    redis.call('HSET', driverOffersKey(prefix, driverId), call.id, offer)
+    offered[#offered + 1] = driverId
+    offered[#offered + 1] = dist
+  end
+end
+
+if #offered == 0 then
+  redis.call('GEOADD', KEYS[4], call.pickup.lng, geoLat(call.pickup.lat), call.id)
+  return {0, wave, expired}
+end
+redis.call('ZREM', KEYS[4], call.id)
+wave = redis.call('HINCRBY', KEYS[1], 'wave', 1)
+if call.status == 'requested' then
+  return {1, record(KEYS[1], KEYS[5], call, 'offered', nowIso), expiresAt, offered, 1, wave, expired}
+end
+return {1, redis.call('HGET', KEYS[1], 'json'), expiresAt, offered, 0, wave, expired}
