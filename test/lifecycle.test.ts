@@ -191,6 +191,20 @@ describe('call lifecycle', function () {
       await request(r, placeAt(30));
     });
 
+    it('a call won in its first wave leaves no timer behind (its wave timer is removed, no call timeout was needed)', async () => {
+      const { call } = await dispatchedTo(placeAt(18));
+      const queue = new Queue(QUEUE.dispatch, { connection: stack.redis.duplicate(), prefix: stack.env.KEY_PREFIX });
+      try {
+        await until(
+          async () => (await queue.getJobs(['delayed', 'waiting', 'active', 'prioritized'])).every((j) => !j.id?.startsWith(call.id)),
+          `every timer of ${call.id} to be gone`,
+        );
+      } finally {
+        await queue.close();
+      }
+      expect((await stored(call.id)).status).to.equal('dispatched');
+    });
+
     it('a driver backs out: the call is offered again to others, never to that driver, and the driver is free', async () => {
       const place = placeAt(8);
       const { d, r, call } = await dispatchedTo(place);
@@ -278,6 +292,21 @@ describe('call lifecycle', function () {
       expect(await code(d, 'offer:accept', { callId: call.id })).to.equal('OFFER_EXPIRED');
       expect(await code(r, 'call:cancel', { callId: call.id })).to.equal('INVALID_STATE');
       expect(await ok(r, 'call:active', {})).to.deep.equal([]);
+    });
+
+    it('a driver who backs out after the deadline re-opens the call with a deadline of its own: offered again, then unfulfilled', async () => {
+      const place = placeAt(19);
+      const { d, r, call } = await dispatchedTo(place);
+      const firstDeadline = Number(await stack.redis.hget(stack.keys.call(call.id), 'deadline'));
+      expect(firstDeadline).to.be.greaterThan(Date.parse(call.createdAt));
+      await until(() => Date.now() > firstDeadline + 100, 'the first deadline to pass (the trip goes on)', 5000, 50);
+      expect((await stored(call.id)).status).to.equal('dispatched');
+      const other = await driver(place, 300, 0);
+      await ok(d, 'trip:cancel', { callId: call.id });
+      await other.next('offer', forCall(call.id));
+      const ended = await r.next<Call>('call:status', withStatus(call.id, 'unfulfilled'));
+      expect(Date.parse(ended.updatedAt)).to.be.greaterThan(firstDeadline + 1000);
+      expect(await other.next<OfferRevoked>('offer:revoked', forCall(call.id))).to.deep.equal({ callId: call.id, reason: 'expired' });
     });
 
     it('a disconnected driver stays dispatchable during the grace period, then goes offline; reconnecting keeps it', async () => {

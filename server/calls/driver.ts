@@ -5,7 +5,7 @@
 import type { Call, LatLng, Offer } from '../../protocol/index.js';
 import { clock, later, type Context } from '../context.js';
 import { rematchNear } from '../dispatch/matcher.js';
-import { enqueueRematch, scheduleGrace, scheduleTimeout } from '../dispatch/queue.js';
+import { cancelWave, enqueueRematch, scheduleGrace } from '../dispatch/queue.js';
 import { AppError } from '../errors.js';
 import { checked } from '../redis/results.js';
 import { requireRole, type User } from './service.js';
@@ -73,7 +73,7 @@ export class DriverService {
     }
     const call = JSON.parse(reply[1] as string) as Call;
     if (reply[0] === 1) {
-      const [, , taken, busy] = reply as [number, string, string[], string[]];
+      const [, , taken, busy, wave] = reply as [number, string, string[], string[], number];
       notify.callChanged(call);
       metrics.acceptToNotify.observe((performance.now() - started) / 1000);
       metrics.accepts.inc({ result: 'won' });
@@ -81,7 +81,8 @@ export class DriverService {
       for (const other of busy) notify.revoked([user.id], other, 'busy');
       log.info({ callId, driverId: user.id, status: call.status }, 'call dispatched');
       // Calls that lost this driver may have no live offer left; drivers who lost this call are free.
-      later(this.ctx, Promise.all([enqueueRematch(queue, busy), rematchNear(this.ctx, taken)]), 'rematch after an accept');
+      // The won wave's timer has nothing left to do.
+      later(this.ctx, Promise.all([enqueueRematch(queue, busy), rematchNear(this.ctx, taken), cancelWave(queue, callId, wave)]), 'rematch after an accept');
     }
     return call;
   }
@@ -115,17 +116,17 @@ export class DriverService {
   /** The driver backs out of its trip: the call is offered again, to others. */
   async backOut(user: User, callId: string, reason?: string): Promise<Call> {
     requireRole(user, 'driver');
-    const { keys, scripts, notify, queue, config, log } = this.ctx;
+    const { keys, scripts, notify, queue, log } = this.ctx;
     const t = clock();
     const reply = checked(
       await scripts.tripCancel(keys.call(callId), keys.callOffers(callId), keys.freeDrivers, keys.ledger, keys.prefix, user.id, t.ms, t.iso),
     );
-    const [, json, gen, freed] = reply as [number, string, number, number];
+    const [, json, , freed] = reply as [number, string, number, number];
     const call = JSON.parse(json) as Call;
     notify.callChanged(call);
     notify.tripEnded(user.id, call);
     log.info({ callId, driverId: user.id, status: call.status, reason }, 'driver backed out');
-    await scheduleTimeout(queue, callId, gen, config.CALL_TIMEOUT_MS);
+    // The re-match sets the new generation's deadline and its timers.
     await enqueueRematch(queue, [callId]);
     if (freed === 1) later(this.ctx, rematchNear(this.ctx, [user.id]), 'rematch near a freed driver');
     return call;

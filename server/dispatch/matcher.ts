@@ -1,12 +1,16 @@
 /**
  * One matching step for one call (offer-5.lua), and what follows it: offers and revocations are
  * pushed, and the timer of the new (or still live) wave is made sure of.
+ *
+ * Timers: a call has at most its wave timer and, only when no wave timer comes before its deadline
+ * (it waits for drivers, or the wave outlasts the deadline), its call timeout. Each wave timer runs
+ * this step again and decides again, so most calls, won in their first wave, never get a timeout job.
  */
 import type { Call, Offer } from '../../protocol/index.js';
 import { clock, later, type Context } from '../context.js';
-import { enqueueRematch, scheduleWave } from './queue.js';
+import { enqueueRematch, scheduleTimeout, scheduleWave } from './queue.js';
 
-export type MatchOutcome = 'offered' | 'waiting' | 'wave-live' | 'closed';
+export type MatchOutcome = 'offered' | 'waiting' | 'wave-live' | 'deadline' | 'closed';
 
 /**
  * @param fence the wave a timer was set for, or undefined for a first match or a re-match.
@@ -19,10 +23,15 @@ export async function runMatch(ctx: Context, callId: string, fence?: number, rer
   const reply = await scripts.offer(
     keys.call(callId), keys.callOffers(callId), keys.freeDrivers, keys.waitingCalls, keys.ledger,
     keys.prefix, t.ms, t.iso, config.OFFER_TIMEOUT_MS, config.OFFER_WAVE_SIZE, config.MATCH_RADIUS_M, fence ?? '',
+    config.CALL_TIMEOUT_MS,
   );
+  /** The call timeout, unless a wave timer ending before `deadline` will run this step again. */
+  const timeoutUnless = (waveEnds: number | null, deadline: number, gen: number) =>
+    waveEnds !== null && waveEnds <= deadline ? undefined : scheduleTimeout(queue, callId, gen, deadline - Date.now());
   switch (reply[0]) {
     case 1: {
-      const [, json, expiresAt, offered, changed, wave, expired] = reply as [number, string, number, (string | number)[], number, number, string[]];
+      const [, json, expiresAt, offered, changed, wave, expired, deadline, gen] =
+        reply as [number, string, number, (string | number)[], number, number, string[], number, number];
       notify.revoked(expired, callId, 'expired');
       const call = JSON.parse(json) as Call;
       const drivers: string[] = [];
@@ -38,13 +47,15 @@ export async function runMatch(ctx: Context, callId: string, fence?: number, rer
         ctx.metrics.requestToOffer.observe((Date.now() - Date.parse(call.createdAt)) / 1000);
       }
       await scheduleWave(queue, callId, wave, expiresAt - Date.now());
+      await timeoutUnless(expiresAt, deadline, gen);
       later(ctx, rematchNear(ctx, expired), 'rematch near freed drivers');
       log.info({ callId, wave, drivers, status: call.status }, 'offer wave sent');
       return 'offered';
     }
     case 0: {
-      const [, , expired] = reply as [number, number, string[]];
+      const [, , expired, deadline, gen] = reply as [number, number, string[], number, number];
       notify.revoked(expired, callId, 'expired');
+      await timeoutUnless(null, deadline, gen);
       // Drivers whose offers just expired are free: other waiting calls near them may use them.
       later(ctx, rematchNear(ctx, expired), 'rematch near freed drivers');
       return 'waiting';
@@ -52,10 +63,19 @@ export async function runMatch(ctx: Context, callId: string, fence?: number, rer
     case 2: {
       // A wave is live. After a crash between sending it and scheduling its timer, this re-run
       // schedules the timer (a no-op when it exists).
-      const [, wave, until] = reply as [number, number, number];
+      const [, wave, until, deadline, gen] = reply as [number, number, number, number, number];
       await scheduleWave(queue, callId, wave, until - Date.now());
+      await timeoutUnless(until, deadline, gen);
       if (rerun) await resendLiveWave(ctx, callId);
       return 'wave-live';
+    }
+    case 3: {
+      // Past the deadline: the call timeout ends the call (now, if its job is not already there).
+      const [, expired, deadline, gen] = reply as [number, string[], number, number];
+      notify.revoked(expired, callId, 'expired');
+      await timeoutUnless(null, deadline, gen);
+      later(ctx, rematchNear(ctx, expired), 'rematch near freed drivers');
+      return 'deadline';
     }
     default:
       return 'closed';

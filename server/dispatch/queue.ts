@@ -4,7 +4,9 @@
  *   match    {callId}              id callId            the first matching of a new call
  *   rematch  {callId}              id callId-r-<random> match again now (a wave ended early, a driver freed)
  *   wave     {callId, wave}        id callId-w<wave>    the wave's offers are over: next wave
- *   timeout  {callId, gen}         id callId-t<gen>     no accept in CALL_TIMEOUT_MS: unfulfilled
+ *                                                       (removed when the wave is won: nothing left to do)
+ *   timeout  {callId, gen}         id callId-t<gen>     no accept by the call's deadline: unfulfilled
+ *                                                       (added only when no wave timer comes before the deadline)
  *   grace    {driverId, awaySince} id grace-<driver>-<awaySince>  a disconnected driver goes offline
  * Each handler acts through a script that checks a fencing token (wave, gen, awaySince), so a late,
  * duplicated or re-run job never moves newer state.
@@ -51,6 +53,11 @@ export async function enqueueRematch(queue: DispatchQueue, callIds: string[]): P
 
 export async function scheduleWave(queue: DispatchQueue, callId: string, wave: number, delayMs: number): Promise<void> {
   await queue.add('wave', { callId, wave }, { jobId: `${callId}-w${wave}`, delay: Math.max(0, delayMs) });
+}
+
+/** The wave was won: its timer would only find the call dispatched. A job running just now stays. */
+export async function cancelWave(queue: DispatchQueue, callId: string, wave: number): Promise<void> {
+  await queue.remove(`${callId}-w${wave}`).catch(() => 0);
 }
 
 export async function scheduleTimeout(queue: DispatchQueue, callId: string, gen: number, delayMs: number): Promise<void> {

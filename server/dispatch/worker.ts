@@ -5,7 +5,7 @@ import { clock, type Context } from '../context.js';
 import { blockingConnection } from '../redis/connect.js';
 import { QUEUE } from '../redis/keys.js';
 import { rematchNear, runMatch } from './matcher.js';
-import { enqueueRematch, scheduleTimeout, type DispatchJob, type JobData } from './queue.js';
+import { enqueueRematch, type DispatchJob, type JobData } from './queue.js';
 
 export function createWorker(ctx: Context): Worker<JobData> {
   const { config, log, metrics } = ctx;
@@ -32,10 +32,6 @@ async function handle(ctx: Context, job: DispatchJob & { attemptsStarted: number
   const rerun = job.attemptsStarted > 1;
   switch (job.name) {
     case 'match':
-      // The call timeout counts from the first matching, so calls queued while no dispatcher ran
-      // are not timed out the moment one starts.
-      await scheduleTimeout(ctx.queue, job.data.callId, 1, ctx.config.CALL_TIMEOUT_MS);
-      return runMatch(ctx, job.data.callId, undefined, rerun);
     case 'rematch':
       return runMatch(ctx, job.data.callId, undefined, rerun);
     case 'wave':

@@ -5,7 +5,7 @@
  */
 export interface Keys {
   prefix: string;
-  /** HASH: json (the wire Call), status, passengerId, requestId, wave (offer waves so far), gen (call-timeout generation). */
+  /** HASH: json (the wire Call), status, passengerId, requestId, wave (offer waves so far), gen (call-timeout generation), deadline (epoch ms: no new wave after it; set at the first matching of each gen). */
   call(callId: string): string;
   /** HASH: driverId → offer state (expiry epoch ms while live, else rejected|revoked|won|busy|expired|backedout). */
   callOffers(callId: string): string;

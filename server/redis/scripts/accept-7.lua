@@ -6,8 +6,9 @@
   ARGV[1] key prefix  ARGV[2] driver id  ARGV[3] now (epoch ms)  ARGV[4] now (ISO-8601)
 
   Returns
-    {1, callJson, {takenDriverId...}, {busyCallId...}}  won: the call is `dispatched` to this driver;
-        `taken` lists the other drivers whose live offers ended, `busy` this driver's other offers
+    {1, callJson, {takenDriverId...}, {busyCallId...}, wave}  won: the call is `dispatched` to this
+        driver; `taken` lists the other drivers whose live offers ended, `busy` this driver's other
+        offers, `wave` the wave it won (whose timer has nothing left to do)
     {2, callJson}  this driver had already won this call (a retried accept)
     {-1} no such call          {-2} another driver won it      {-3} never offered to this driver
     {-4} offer expired/revoked {-5} this driver has a trip     {-6} the call was cancelled
@@ -58,4 +59,4 @@ for _, otherCall in ipairs(redis.call('HKEYS', KEYS[4])) do
 end
 redis.call('DEL', KEYS[4])
 
-return {1, json, taken, busy}
+return {1, json, taken, busy, tonumber(redis.call('HGET', KEYS[1], 'wave'))}

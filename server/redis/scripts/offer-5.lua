@@ -8,15 +8,19 @@
   ARGV[5] wave size   ARGV[6] match radius (m)
   ARGV[7] the wave a timer was set for ('' for a first match or a re-match): the fencing token.
           A timer of the current wave ends all its offers; a timer of an older wave does nothing.
+  ARGV[8] call timeout (ms): the first matching of the call (or of its generation, after a driver
+          backed out) sets its `deadline`, now + this.
 
-  Returns
-    {1, callJson, expiresAt, {driverId, distanceM, ...}, changed, wave, {expiredDriverId...}}
+  Returns, each with the call's deadline (epoch ms) and timeout generation at the end:
+    {1, callJson, expiresAt, {driverId, distanceM, ...}, changed, wave, {expiredDriverId...}, deadline, gen}
         a new wave went out (changed = 1 when this step moved the call requested → offered)
-    {0, wave, {expiredDriverId...}}  no free driver in range: the call waits in KEYS[4]
-    {2, wave, expiresAt}  the current wave is still live: nothing changed
+    {0, wave, {expiredDriverId...}, deadline, gen}  no free driver in range: the call waits in KEYS[4]
+    {2, wave, expiresAt, deadline, gen}  the current wave is still live: nothing changed
+    {3, {expiredDriverId...}, deadline, gen}  the deadline has passed: no new wave (the call
+        timeout ends the call)
     {-1} no such call   {-7} the call is past matching   {-11} a timer of an older wave
   Guarantee: only drivers free at this instant get offers, never one who already held an offer for
-  this call, and a call never has two live waves.
+  this call, a call never has two live waves, and none starts after the call's deadline.
 ]]
 local prefix = ARGV[1]
 local now, nowIso = tonumber(ARGV[2]), ARGV[3]
@@ -30,6 +34,12 @@ if call.status ~= 'requested' and call.status ~= 'offered' then
 end
 local wave = tonumber(redis.call('HGET', KEYS[1], 'wave'))
 if fence ~= '' and tonumber(fence) ~= wave then return {-11} end
+local gen = tonumber(redis.call('HGET', KEYS[1], 'gen'))
+local deadline = tonumber(redis.call('HGET', KEYS[1], 'deadline'))
+if not deadline then
+  deadline = now + tonumber(ARGV[8])
+  redis.call('HSET', KEYS[1], 'deadline', deadline)
+end
 
 -- Offers past their time (or all, for the current wave's timer) end now; others keep the wave live.
 local expired, liveUntil = {}, nil
@@ -46,7 +56,8 @@ for i = 1, #offers, 2 do
     end
   end
 end
-if liveUntil then return {2, wave, liveUntil} end
+if liveUntil then return {2, wave, liveUntil, deadline, gen} end
+if now >= deadline then return {3, expired, deadline, gen} end
 
 local expiresAt = now + tonumber(ARGV[4])
 local found = redis.call('GEOSEARCH', KEYS[3], 'FROMLONLAT', call.pickup.lng, geoLat(call.pickup.lat),
@@ -68,11 +79,11 @@ end
 
 if #offered == 0 then
   redis.call('GEOADD', KEYS[4], call.pickup.lng, geoLat(call.pickup.lat), call.id)
-  return {0, wave, expired}
+  return {0, wave, expired, deadline, gen}
 end
 redis.call('ZREM', KEYS[4], call.id)
 wave = redis.call('HINCRBY', KEYS[1], 'wave', 1)
 if call.status == 'requested' then
-  return {1, record(KEYS[1], KEYS[5], call, 'offered', nowIso), expiresAt, offered, 1, wave, expired}
+  return {1, record(KEYS[1], KEYS[5], call, 'offered', nowIso), expiresAt, offered, 1, wave, expired, deadline, gen}
 end
-return {1, redis.call('HGET', KEYS[1], 'json'), expiresAt, offered, 0, wave, expired}
+return {1, redis.call('HGET', KEYS[1], 'json'), expiresAt, offered, 0, wave, expired, deadline, gen}

@@ -4,8 +4,8 @@
 
   KEYS[1] call hash   KEYS[2] call's offers hash   KEYS[3] free drivers GEO set   KEYS[4] ledger stream
   ARGV[1] key prefix  ARGV[2] driver id  ARGV[3] now (epoch ms)  ARGV[4] now (ISO-8601)
-  Returns {1, callJson, gen, freed}: gen is the new call-timeout generation (its fencing token),
-  freed is 1 when the driver is back in the free set;
+  Returns {1, callJson, gen, freed}: gen is the new call-timeout generation (its fencing token;
+  the next matching sets a new deadline for it), freed is 1 when the driver is back in the free set;
   {-1} no such call, {-8} not this driver's trip, {-6} cancelled, {-7} not in dispatched/arrived.
 ]]
 local prefix, driverId = ARGV[1], ARGV[2]
@@ -21,4 +21,5 @@ local json = record(KEYS[1], KEYS[4], call, 'offered', nowIso)
 redis.call('HSET', KEYS[2], driverId, 'backedout')
 local freed = freeDriver(prefix, KEYS[3], driverId, now)
 local gen = redis.call('HINCRBY', KEYS[1], 'gen', 1)
+redis.call('HDEL', KEYS[1], 'deadline')
 return {1, json, gen, freed}

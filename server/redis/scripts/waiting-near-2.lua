@@ -5,6 +5,7 @@
   ARGV[1] match radius (m)   ARGV[2] most calls per driver   ARGV[3..] driver ids
   Returns the ids of waiting calls within the radius of any of these drivers (no duplicates).
 ]]
+if redis.call('ZCARD', KEYS[2]) == 0 then return {} end
 local seen, out = {}, {}
 for i = 3, #ARGV do
   local pos = redis.call('GEOPOS', KEYS[1], ARGV[i])[1]
