@@ -1,6 +1,7 @@
 /** The token check itself (server/gateway/auth.ts): what it accepts, what it refuses, what it remembers. */
 import { createHmac } from 'node:crypto';
 import { expect } from 'chai';
+import { SignJWT } from 'jose';
 import { signToken } from '../clients/cli/token.js';
 import { AppError } from '../server/errors.js';
 import { createVerifier } from '../server/gateway/auth.js';
@@ -29,7 +30,7 @@ describe('token verification', () => {
     expect(await verify(token)).to.deep.equal(first);
   });
 
-  it('refuses another secret, a changed payload, alg none, a missing exp and junk', async () => {
+  it('refuses another secret, a changed payload, other algorithms, crit headers, a missing exp, a future nbf and junk', async () => {
     const other = await signToken('another-secret-0123456789abcdef', 'p1', 'passenger');
     const good = await signToken(SECRET, 'p1', 'passenger');
     const [head, , sig] = good.split('.');
@@ -38,7 +39,18 @@ describe('token verification', () => {
     const none = `${b64({ alg: 'none' })}.${b64({ sub: 'p1', role: 'admin', exp })}.`;
     const noExpBody = `${head}.${b64({ sub: 'p1', role: 'passenger' })}`;
     const noExp = `${noExpBody}.${createHmac('sha256', SECRET).update(noExpBody).digest('base64url')}`;
-    for (const t of [other, changed, none, noExp, 'junk', '', 42, undefined, 'a'.repeat(5000)]) {
+    const signed = (header: object, body: object) => {
+      const input = `${b64(header)}.${b64(body)}`;
+      return `${input}.${createHmac('sha256', SECRET).update(input).digest('base64url')}`;
+    };
+    const hs512 = await new SignJWT({ role: 'passenger' }).setProtectedHeader({ alg: 'HS512' }).setSubject('p1').setExpirationTime('1h')
+      .sign(new TextEncoder().encode(SECRET));
+    const crit = signed({ alg: 'HS256', crit: ['x'], x: 1 }, { sub: 'p1', role: 'passenger', exp });
+    const notYet = signed({ alg: 'HS256' }, { sub: 'p1', role: 'passenger', exp, nbf: exp - 1 });
+    const badRole = signed({ alg: 'HS256' }, { sub: 'p1', role: 'root', exp });
+    const paddedSig = `${good}A`;
+    expect(await verify(signed({ alg: 'HS256' }, { sub: 'p1', role: 'passenger', exp }))).to.include({ id: 'p1' });
+    for (const t of [other, changed, none, noExp, hs512, crit, notYet, badRole, paddedSig, 'a.b', 'junk', '', 42, undefined, 'a'.repeat(5000)]) {
       expect(await refusal(verify(t)), String(t).slice(0, 40)).to.equal('UNAUTHORIZED');
     }
   });
