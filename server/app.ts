@@ -87,8 +87,9 @@ export async function createApp(config: Config, log: Logger = createLogger(confi
     });
   }
 
-  const { guard, shutdown: stopGuard } = createGuard(config.REDIS_TIMEOUT_MS, metrics, log);
-  closers.push(stopGuard);
+  const { guard, shutdown: stopGuard } = createGuard(config.REDIS_TIMEOUT_MS, metrics, log, 'requests');
+  const { guard: locationGuard, shutdown: stopLocationGuard } = createGuard(config.REDIS_TIMEOUT_MS, metrics, log, 'locations');
+  closers.push(stopGuard, stopLocationGuard);
   const inflight = new InFlight();
   let io: IoServer | undefined;
   let services: Services | undefined;
@@ -124,7 +125,7 @@ export async function createApp(config: Config, log: Logger = createLogger(confi
     pub = commandConnection(config.REDIS_URL, `${config.KEY_PREFIX}:pub`, log, metrics);
     sub = blockingConnection(config.REDIS_URL, `${config.KEY_PREFIX}:sub`, log, metrics);
     io = createSocketServer(http, {
-      config, keys, pub, sub, verify, services, handlers: socketHandlers(services), limits, guard, inflight, metrics, log,
+      config, keys, pub, sub, verify, services, handlers: socketHandlers(services), limits, guard, locationGuard, inflight, metrics, log,
     });
   }
 

@@ -1,7 +1,11 @@
 /**
- * The circuit breaker in front of every request that needs Redis (opossum). A request that takes
- * longer than REDIS_TIMEOUT_MS, or any request while the circuit is open, is answered UNAVAILABLE
+ * The circuit breakers in front of every request that needs Redis (opossum). A request that takes
+ * longer than REDIS_TIMEOUT_MS, or any request while its circuit is open, is answered UNAVAILABLE
  * at once instead of hanging; business errors (AppError) never count as failures.
+ *
+ * Position reports have a circuit of their own: they are most of the traffic of a big fleet, and
+ * when a starved event loop makes them time out, their breaker opens (a lost report costs nothing,
+ * the next comes in seconds) without refusing ride requests and accepts.
  */
 import CircuitBreaker from 'opossum';
 import type { Logger } from 'pino';
@@ -10,7 +14,9 @@ import type { Metrics } from './metrics.js';
 
 export type Guard = <T>(work: () => Promise<T>) => Promise<T>;
 
-export function createGuard(timeoutMs: number, metrics: Metrics, log: Logger): { guard: Guard; shutdown: () => void } {
+export type Circuit = 'requests' | 'locations';
+
+export function createGuard(timeoutMs: number, metrics: Metrics, log: Logger, circuit: Circuit = 'requests'): { guard: Guard; shutdown: () => void } {
   const breaker = new CircuitBreaker((work: () => Promise<unknown>) => work(), {
     timeout: timeoutMs,
     errorThresholdPercentage: 50,
@@ -22,15 +28,16 @@ export function createGuard(timeoutMs: number, metrics: Metrics, log: Logger): {
     // A business answer (ALREADY_DISPATCHED, VALIDATION_FAILED, …) says nothing about Redis.
     errorFilter: (err: unknown) => err instanceof AppError,
   });
+  const open = metrics.circuitOpen.labels({ circuit });
   breaker.on('open', () => {
-    metrics.circuitOpen.set(1);
-    log.warn('redis circuit open: answering UNAVAILABLE until it recovers');
+    open.set(1);
+    log.warn({ circuit }, 'redis circuit open: answering UNAVAILABLE until it recovers');
   });
   breaker.on('close', () => {
-    metrics.circuitOpen.set(0);
-    log.info('redis circuit closed');
+    open.set(0);
+    log.info({ circuit }, 'redis circuit closed');
   });
-  metrics.circuitOpen.set(0);
+  open.set(0);
   const guard: Guard = async <T>(work: () => Promise<T>): Promise<T> => {
     try {
       return (await breaker.fire(work)) as T;

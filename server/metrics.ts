@@ -17,7 +17,7 @@ export class Metrics {
   readonly workerRestarts = new Counter({ name: 'dispatch_worker_restarts_total', help: 'Dispatch workers recreated by the watchdog', registers: [this.registry] });
   readonly stalledJobs = new Counter({ name: 'dispatch_stalled_jobs_total', help: 'Dispatch jobs found stalled (their worker died) and re-run', registers: [this.registry] });
   readonly redisErrors = new Counter({ name: 'dispatch_redis_errors_total', help: 'Redis connection errors', labelNames: ['connection'] as const, registers: [this.registry] });
-  readonly circuitOpen = new Gauge({ name: 'dispatch_redis_circuit_open', help: '1 while the Redis circuit breaker is open (requests answered UNAVAILABLE at once)', registers: [this.registry] });
+  readonly circuitOpen = new Gauge({ name: 'dispatch_redis_circuit_open', help: '1 while a Redis circuit breaker is open (its requests answered UNAVAILABLE at once); circuit = requests or locations', labelNames: ['circuit'] as const, registers: [this.registry] });
   readonly ledgerConflicts = new Counter({ name: 'dispatch_ledger_assignment_conflicts_total', help: 'Second assignments of a call refused by the ledger', registers: [this.registry] });
   readonly rateLimited = new Counter({ name: 'dispatch_rate_limited_total', help: 'Events and requests refused with RATE_LIMITED', labelNames: ['kind'] as const, registers: [this.registry] });
 

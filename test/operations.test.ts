@@ -33,7 +33,8 @@ describe('operations', function () {
       expect(gw).to.match(/dispatch_accepts_total\{result="won"\} 1/);
       expect(gw).to.match(/dispatch_call_transitions_total\{status="dispatched"\} 1/);
       expect(gw).to.contain('dispatch_accept_to_notify_seconds_bucket');
-      expect(gw).to.contain('dispatch_redis_circuit_open 0');
+      expect(gw).to.contain('dispatch_redis_circuit_open{circuit="requests"} 0');
+      expect(gw).to.contain('dispatch_redis_circuit_open{circuit="locations"} 0');
       const dispatcher = await until(async () => {
         const text = await scrape(stack.dispatchers[0]!.url);
         return /dispatch_offers_total [1-9]/.test(text) && text;

@@ -41,6 +41,8 @@ export interface SocketDeps {
   handlers: Record<string, Handler>;
   limits: Limits;
   guard: Guard;
+  /** The breaker of `driver:location` alone (see server/guard.ts). */
+  locationGuard: Guard;
   inflight: InFlight;
   metrics: Metrics;
   log: Logger;
@@ -139,8 +141,9 @@ function bindHandlers(socket: IoSocket, d: SocketDeps): void {
       return;
     }
     const kind = event === 'driver:location' ? 'location' : 'event';
+    const guard = kind === 'location' ? d.locationGuard : d.guard;
     d.inflight
-      .track(() => d.guard(async () => {
+      .track(() => guard(async () => {
         await d.limits.take(kind, user.id);
         return handler.run(user, parsed.data);
       }))
