@@ -37,6 +37,16 @@ export class Metrics {
   }
 
   /** Report how many ledger stream entries are not yet written to SQLite at every scrape. */
+  /** Live waves whose timers wait in Redis (server/dispatch/timers.ts). */
+  addWaveTimers(count: () => Promise<number>): void {
+    new Gauge({
+      name: 'dispatch_wave_timers', help: 'Offer waves whose timers wait in Redis (each becomes a job when its wave ends)', registers: [this.registry],
+      async collect() {
+        this.set(await count().catch(() => -1));
+      },
+    });
+  }
+
   addLedgerLag(lag: () => Promise<number>): void {
     new Gauge({
       name: 'dispatch_ledger_lag', help: 'Ledger stream entries not yet written to SQLite', registers: [this.registry],

@@ -203,6 +203,7 @@ describe('call lifecycle', function () {
         await queue.close();
       }
       expect((await stored(call.id)).status).to.equal('dispatched');
+      expect(await stack.redis.zrange(stack.keys.waveTimers, 0, -1)).to.not.include(`${call.id}:1`);
     });
 
     it('a driver backs out: the call is offered again to others, never to that driver, and the driver is free', async () => {

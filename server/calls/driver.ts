@@ -5,7 +5,7 @@
 import type { Call, LatLng, Offer } from '../../protocol/index.js';
 import { clock, later, type Context } from '../context.js';
 import { rematchNear } from '../dispatch/matcher.js';
-import { cancelWave, enqueueRematch, scheduleGrace } from '../dispatch/queue.js';
+import { enqueueRematch, scheduleGrace } from '../dispatch/queue.js';
 import { AppError } from '../errors.js';
 import { checked } from '../redis/results.js';
 import { requireRole, type User } from './service.js';
@@ -63,7 +63,7 @@ export class DriverService {
       reply = checked(
         await scripts.accept(
           keys.call(callId), keys.callOffers(callId), keys.driver(user.id), keys.driverOffers(user.id),
-          keys.freeDrivers, keys.waitingCalls, keys.ledger,
+          keys.freeDrivers, keys.waitingCalls, keys.ledger, keys.waveTimers,
           keys.prefix, user.id, t.ms, t.iso,
         ),
       );
@@ -73,7 +73,7 @@ export class DriverService {
     }
     const call = JSON.parse(reply[1] as string) as Call;
     if (reply[0] === 1) {
-      const [, , taken, busy, wave] = reply as [number, string, string[], string[], number];
+      const [, , taken, busy] = reply as [number, string, string[], string[]];
       notify.callChanged(call);
       metrics.acceptToNotify.observe((performance.now() - started) / 1000);
       metrics.accepts.inc({ result: 'won' });
@@ -81,8 +81,7 @@ export class DriverService {
       for (const other of busy) notify.revoked([user.id], other, 'busy');
       log.info({ callId, driverId: user.id, status: call.status }, 'call dispatched');
       // Calls that lost this driver may have no live offer left; drivers who lost this call are free.
-      // The won wave's timer has nothing left to do.
-      later(this.ctx, Promise.all([enqueueRematch(queue, busy), rematchNear(this.ctx, taken), cancelWave(queue, callId, wave)]), 'rematch after an accept');
+      later(this.ctx, Promise.all([enqueueRematch(queue, busy), rematchNear(this.ctx, taken)]), 'rematch after an accept');
     }
     return call;
   }

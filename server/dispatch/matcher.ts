@@ -1,14 +1,15 @@
 /**
- * One matching step for one call (offer-5.lua), and what follows it: offers and revocations are
- * pushed, and the timer of the new (or still live) wave is made sure of.
+ * One matching step for one call (offer-6.lua), and what follows it: offers and revocations are
+ * pushed, and the call timeout is made sure of when it is needed.
  *
- * Timers: a call has at most its wave timer and, only when no wave timer comes before its deadline
- * (it waits for drivers, or the wave outlasts the deadline), its call timeout. Each wave timer runs
- * this step again and decides again, so most calls, won in their first wave, never get a timeout job.
+ * Timers: a call has at most its wave timer (set by the script with the wave, in Redis: see
+ * timers.ts) and, only when no wave timer comes before its deadline (it waits for drivers, or the
+ * wave outlasts the deadline), its call timeout job. Each wave timer runs this step again and
+ * decides again, so most calls, won in their first wave, never get a timer job at all.
  */
 import type { Call, Offer } from '../../protocol/index.js';
 import { clock, later, type Context } from '../context.js';
-import { enqueueRematch, scheduleTimeout, scheduleWave } from './queue.js';
+import { enqueueRematch, scheduleTimeout } from './queue.js';
 
 export type MatchOutcome = 'offered' | 'waiting' | 'wave-live' | 'deadline' | 'closed';
 
@@ -21,7 +22,7 @@ export async function runMatch(ctx: Context, callId: string, fence?: number, rer
   const { config, keys, scripts, notify, queue, log } = ctx;
   const t = clock();
   const reply = await scripts.offer(
-    keys.call(callId), keys.callOffers(callId), keys.freeDrivers, keys.waitingCalls, keys.ledger,
+    keys.call(callId), keys.callOffers(callId), keys.freeDrivers, keys.waitingCalls, keys.ledger, keys.waveTimers,
     keys.prefix, t.ms, t.iso, config.OFFER_TIMEOUT_MS, config.OFFER_WAVE_SIZE, config.MATCH_RADIUS_M, fence ?? '',
     config.CALL_TIMEOUT_MS,
   );
@@ -46,7 +47,6 @@ export async function runMatch(ctx: Context, callId: string, fence?: number, rer
         notify.callChanged(call);
         ctx.metrics.requestToOffer.observe((Date.now() - Date.parse(call.createdAt)) / 1000);
       }
-      await scheduleWave(queue, callId, wave, expiresAt - Date.now());
       await timeoutUnless(expiresAt, deadline, gen);
       later(ctx, rematchNear(ctx, expired), 'rematch near freed drivers');
       log.info({ callId, wave, drivers, status: call.status }, 'offer wave sent');
@@ -61,10 +61,9 @@ export async function runMatch(ctx: Context, callId: string, fence?: number, rer
       return 'waiting';
     }
     case 2: {
-      // A wave is live. After a crash between sending it and scheduling its timer, this re-run
-      // schedules the timer (a no-op when it exists).
-      const [, wave, until, deadline, gen] = reply as [number, number, number, number, number];
-      await scheduleWave(queue, callId, wave, until - Date.now());
+      // A wave is live (its timer was set with it). After a crash between sending it and pushing
+      // its offers, this re-run pushes them again.
+      const [, , until, deadline, gen] = reply as [number, number, number, number, number];
       await timeoutUnless(until, deadline, gen);
       if (rerun) await resendLiveWave(ctx, callId);
       return 'wave-live';

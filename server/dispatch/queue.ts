@@ -4,7 +4,8 @@
  *   match    {callId}              id callId            the first matching of a new call
  *   rematch  {callId}              id callId-r-<random> match again now (a wave ended early, a driver freed)
  *   wave     {callId, wave}        id callId-w<wave>    the wave's offers are over: next wave
- *                                                       (removed when the wave is won: nothing left to do)
+ *                                                       (added when the wave ends, by the sweep of the
+ *                                                       wave timers in Redis: see timers.ts)
  *   timeout  {callId, gen}         id callId-t<gen>     no accept by the call's deadline: unfulfilled
  *                                                       (added only when no wave timer comes before the deadline)
  *   grace    {driverId, awaySince} id grace-<driver>-<awaySince>  a disconnected driver goes offline
@@ -51,13 +52,10 @@ export async function enqueueRematch(queue: DispatchQueue, callIds: string[]): P
   );
 }
 
-export async function scheduleWave(queue: DispatchQueue, callId: string, wave: number, delayMs: number): Promise<void> {
-  await queue.add('wave', { callId, wave }, { jobId: `${callId}-w${wave}`, delay: Math.max(0, delayMs) });
-}
-
-/** The wave was won: its timer would only find the call dispatched. A job running just now stays. */
-export async function cancelWave(queue: DispatchQueue, callId: string, wave: number): Promise<void> {
-  await queue.remove(`${callId}-w${wave}`).catch(() => 0);
+/** Waves that ended: their timers run now, each at most once (the job id is the wave's). */
+export async function enqueueWaves(queue: DispatchQueue, waves: { callId: string; wave: number }[]): Promise<void> {
+  if (waves.length === 0) return;
+  await queue.addBulk(waves.map((data) => ({ name: 'wave', data, opts: { jobId: `${data.callId}-w${data.wave}` } })));
 }
 
 export async function scheduleTimeout(queue: DispatchQueue, callId: string, gen: number, delayMs: number): Promise<void> {

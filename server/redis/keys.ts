@@ -29,6 +29,8 @@ export interface Keys {
   waitingCalls: string;
   /** ZSET: every call by creation time (admin listing). */
   allCalls: string;
+  /** ZSET: the live wave of each offered call, member `callId:wave`, score the wave's end (epoch ms); swept by dispatchers. */
+  waveTimers: string;
   /** STREAM: every state change, consumed into the SQLite ledger. */
   ledger: string;
   /** Socket.IO redis-adapter / emitter channel prefix. */
@@ -50,6 +52,7 @@ export function makeKeys(prefix: string): Keys {
     freeDrivers: `${prefix}:drivers:free`,
     waitingCalls: `${prefix}:calls:waiting`,
     allCalls: `${prefix}:calls`,
+    waveTimers: `${prefix}:timers:waves`,
     ledger: `${prefix}:ledger`,
     adapterChannel: `${prefix}:sio`,
     rateLimit: (name) => `${prefix}:rl:${name}`,

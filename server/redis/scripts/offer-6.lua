@@ -4,6 +4,8 @@
 
   KEYS[1] call hash   KEYS[2] call's offers hash   KEYS[3] free drivers GEO set
   KEYS[4] waiting calls GEO set   KEYS[5] ledger stream
+  KEYS[6] wave timers ZSET (member callId:wave, score the wave's end): set here with the wave, in
+          the same step, so no crash can leave a wave without its timer
   ARGV[1] key prefix  ARGV[2] now (epoch ms)  ARGV[3] now (ISO-8601)  ARGV[4] offer timeout (ms)
   ARGV[5] wave size   ARGV[6] match radius (m)
   ARGV[7] the wave a timer was set for ('' for a first match or a re-match): the fencing token.
@@ -82,7 +84,9 @@ if #offered == 0 then
   return {0, wave, expired, deadline, gen}
 end
 redis.call('ZREM', KEYS[4], call.id)
+redis.call('ZREM', KEYS[6], call.id .. ':' .. wave)
 wave = redis.call('HINCRBY', KEYS[1], 'wave', 1)
+redis.call('ZADD', KEYS[6], expiresAt, call.id .. ':' .. wave)
 if call.status == 'requested' then
   return {1, record(KEYS[1], KEYS[5], call, 'offered', nowIso), expiresAt, offered, 1, wave, expired, deadline, gen}
 end

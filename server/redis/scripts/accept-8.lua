@@ -3,12 +3,12 @@
 
   KEYS[1] call hash   KEYS[2] call's offers hash   KEYS[3] driver hash   KEYS[4] driver's offers hash
   KEYS[5] free drivers GEO set   KEYS[6] waiting calls GEO set   KEYS[7] ledger stream
+  KEYS[8] wave timers ZSET (the won wave's timer is dropped: it has nothing left to do)
   ARGV[1] key prefix  ARGV[2] driver id  ARGV[3] now (epoch ms)  ARGV[4] now (ISO-8601)
 
   Returns
-    {1, callJson, {takenDriverId...}, {busyCallId...}, wave}  won: the call is `dispatched` to this
-        driver; `taken` lists the other drivers whose live offers ended, `busy` this driver's other
-        offers, `wave` the wave it won (whose timer has nothing left to do)
+    {1, callJson, {takenDriverId...}, {busyCallId...}}  won: the call is `dispatched` to this driver;
+        `taken` lists the other drivers whose live offers ended, `busy` this driver's other offers
     {2, callJson}  this driver had already won this call (a retried accept)
     {-1} no such call          {-2} another driver won it      {-3} never offered to this driver
     {-4} offer expired/revoked {-5} this driver has a trip     {-6} the call was cancelled
@@ -59,4 +59,6 @@ for _, otherCall in ipairs(redis.call('HKEYS', KEYS[4])) do
 end
 redis.call('DEL', KEYS[4])
 
-return {1, json, taken, busy, tonumber(redis.call('HGET', KEYS[1], 'wave'))}
+redis.call('ZREM', KEYS[8], call.id .. ':' .. redis.call('HGET', KEYS[1], 'wave'))
+
+return {1, json, taken, busy}
