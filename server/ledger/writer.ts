@@ -66,6 +66,8 @@ export function writeEntries(db: LedgerDb, entries: LedgerEntry[]): AssignmentCo
   const sqlite = db.$client;
   const s = statements(sqlite);
   sqlite.transaction(() => {
+    // The call row keeps the highest seq: one write per call per batch, of its latest change.
+    const latest = new Map<string, Call>();
     for (const { streamId, call, gen } of entries) {
       if (call.status === 'dispatched' && call.driverId) {
         const prior = s.assignment.get(call.id, gen);
@@ -76,6 +78,10 @@ export function writeEntries(db: LedgerDb, entries: LedgerEntry[]): AssignmentCo
         if (!prior) s.assign.run(call.id, gen, call.driverId, call.seq, call.updatedAt);
       }
       s.event.run(call.id, call.seq, call.status, call.driverId, call.updatedAt, streamId);
+      const seen = latest.get(call.id);
+      if (!seen || call.seq > seen.seq) latest.set(call.id, call);
+    }
+    for (const call of latest.values()) {
       s.call.run(
         call.id, call.passengerId, call.status, call.driverId, call.pickup.lat, call.pickup.lng, call.dropoff.lat, call.dropoff.lng,
         JSON.stringify(call), call.seq, call.createdAt, call.updatedAt,
