@@ -4,7 +4,7 @@
  */
 import type { Call, LatLng, Offer } from '../../protocol/index.js';
 import { clock, later, type Context } from '../context.js';
-import { rematchNear } from '../dispatch/matcher.js';
+import { REMATCH_PER_DRIVER, rematchNear } from '../dispatch/matcher.js';
 import { enqueueRematch, scheduleGrace } from '../dispatch/queue.js';
 import { AppError } from '../errors.js';
 import { checked } from '../redis/results.js';
@@ -55,7 +55,7 @@ export class DriverService {
   /** The accept: one script decides the winner; everyone else's offers end. */
   async accept(user: User, callId: string): Promise<Call> {
     requireRole(user, 'driver');
-    const { keys, scripts, notify, queue, log, metrics } = this.ctx;
+    const { keys, scripts, notify, queue, config, log, metrics } = this.ctx;
     const t = clock();
     const started = performance.now();
     let reply;
@@ -64,7 +64,7 @@ export class DriverService {
         await scripts.accept(
           keys.call(callId), keys.callOffers(callId), keys.driver(user.id), keys.driverOffers(user.id),
           keys.freeDrivers, keys.waitingCalls, keys.ledger, keys.waveTimers,
-          keys.prefix, user.id, t.ms, t.iso,
+          keys.prefix, user.id, t.ms, t.iso, config.MATCH_RADIUS_M, REMATCH_PER_DRIVER,
         ),
       );
     } catch (err) {
@@ -73,15 +73,16 @@ export class DriverService {
     }
     const call = JSON.parse(reply[1] as string) as Call;
     if (reply[0] === 1) {
-      const [, , taken, busy] = reply as [number, string, string[], string[]];
+      const [, , taken, busy, near] = reply as [number, string, string[], string[], string[]];
       notify.callChanged(call);
       metrics.acceptToNotify.observe((performance.now() - started) / 1000);
       metrics.accepts.inc({ result: 'won' });
       notify.revoked(taken, callId, 'taken');
       for (const other of busy) notify.revoked([user.id], other, 'busy');
       log.info({ callId, driverId: user.id, status: call.status }, 'call dispatched');
-      // Calls that lost this driver may have no live offer left; drivers who lost this call are free.
-      later(this.ctx, Promise.all([enqueueRematch(queue, busy), rematchNear(this.ctx, taken)]), 'rematch after an accept');
+      // Calls that lost this driver may have no live offer left; calls waiting near the drivers who
+      // lost this call may have them now.
+      later(this.ctx, enqueueRematch(queue, [...new Set([...busy, ...near])]), 'rematch after an accept');
     }
     return call;
   }
@@ -99,16 +100,20 @@ export class DriverService {
   /** arrived → in_progress → completed, by the assigned driver only. */
   async step(user: User, callId: string, to: TripStep): Promise<Call> {
     requireRole(user, 'driver');
-    const { keys, scripts, notify, log } = this.ctx;
+    const { keys, scripts, notify, queue, config, log } = this.ctx;
     const t = clock();
     const reply = checked(
-      await scripts.tripStep(keys.call(callId), keys.freeDrivers, keys.waitingCalls, keys.ledger, keys.prefix, user.id, to, t.ms, t.iso),
+      await scripts.tripStep(
+        keys.call(callId), keys.freeDrivers, keys.waitingCalls, keys.ledger,
+        keys.prefix, user.id, to, t.ms, t.iso, config.MATCH_RADIUS_M, REMATCH_PER_DRIVER,
+      ),
     );
-    const [, json, freed] = reply as [number, string, number];
+    const [, json, , near] = reply as [number, string, number, string[]];
     const call = JSON.parse(json) as Call;
     notify.callChanged(call);
     log.info({ callId, driverId: user.id, status: call.status }, 'trip step');
-    if (freed === 1) later(this.ctx, rematchNear(this.ctx, [user.id]), 'rematch near a freed driver');
+    // The freed driver is there for the calls waiting near it (the script found them).
+    later(this.ctx, enqueueRematch(queue, near), 'rematch near a freed driver');
     return call;
   }
 

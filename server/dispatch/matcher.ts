@@ -94,10 +94,16 @@ async function resendLiveWave(ctx: Context, callId: string): Promise<void> {
   }
 }
 
-/** Drivers just became free: match again the calls waiting near them. */
+/** Waiting calls matched again near each driver who becomes free (the nearest first). */
+export const REMATCH_PER_DRIVER = 10;
+
+/**
+ * Drivers just became free: match again the calls waiting near them. (The accept and the trip's
+ * completion find those calls in their own scripts, saving this round trip on the hot path.)
+ */
 export async function rematchNear(ctx: Context, driverIds: string[]): Promise<void> {
   if (driverIds.length === 0) return;
   const { keys, scripts, config, queue } = ctx;
-  const callIds = (await scripts.waitingNear(keys.freeDrivers, keys.waitingCalls, config.MATCH_RADIUS_M, 10, ...driverIds)) as unknown as string[];
+  const callIds = (await scripts.waitingNear(keys.freeDrivers, keys.waitingCalls, config.MATCH_RADIUS_M, REMATCH_PER_DRIVER, ...driverIds)) as unknown as string[];
   await enqueueRematch(queue, callIds);
 }

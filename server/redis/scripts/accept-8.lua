@@ -5,10 +5,13 @@
   KEYS[5] free drivers GEO set   KEYS[6] waiting calls GEO set   KEYS[7] ledger stream
   KEYS[8] wave timers ZSET (the won wave's timer is dropped: it has nothing left to do)
   ARGV[1] key prefix  ARGV[2] driver id  ARGV[3] now (epoch ms)  ARGV[4] now (ISO-8601)
+  ARGV[5] match radius (m)  ARGV[6] most waiting calls to re-match near each driver who lost the call
 
   Returns
-    {1, callJson, {takenDriverId...}, {busyCallId...}}  won: the call is `dispatched` to this driver;
-        `taken` lists the other drivers whose live offers ended, `busy` this driver's other offers
+    {1, callJson, {takenDriverId...}, {busyCallId...}, {nearCallId...}}  won: the call is
+        `dispatched` to this driver; `taken` lists the other drivers whose live offers ended, `busy`
+        this driver's other offers, `near` the calls waiting near the drivers in `taken` (match them
+        again now: those drivers are free for them)
     {2, callJson}  this driver had already won this call (a retried accept)
     {-1} no such call          {-2} another driver won it      {-3} never offered to this driver
     {-4} offer expired/revoked {-5} this driver has a trip     {-6} the call was cancelled
@@ -61,4 +64,4 @@ redis.call('DEL', KEYS[4])
 
 redis.call('ZREM', KEYS[8], call.id .. ':' .. redis.call('HGET', KEYS[1], 'wave'))
 
-return {1, json, taken, busy}
+return {1, json, taken, busy, waitingNearDrivers(KEYS[5], KEYS[6], ARGV[5], ARGV[6], taken)}
