@@ -72,6 +72,29 @@ describe('dispatch across nodes', () => {
     expect(await rider.emit('call:active', {})).to.deep.equal({ ok: true, data: [won.data] });
   });
 
+  it('a wave goes to the nearest free drivers anywhere within MATCH_RADIUS_M, however few are near (the search widens)', async () => {
+    // Default MATCH_RADIUS_M 5000 and OFFER_WAVE_SIZE 3; the search starts at 625 m and doubles.
+    const at = async (id: string, metres: number) => {
+      const d = await user(metres % 2 === 0 ? 0 : 1, id, 'driver');
+      const res = await d.emit('driver:online', { lat: PICKUP.lat + metres / 111_000, lng: PICKUP.lng });
+      expect(res.ok, JSON.stringify(res)).to.equal(true);
+      return d;
+    };
+    const wave = [await at('d-200', 200), await at('d-2001', 2001), await at('d-4500', 4500)];
+    const next = await at('d-4801', 4801);
+    const out = await at('d-6000', 6000);
+    const rider = await user(0, 'rider-w', 'passenger');
+    const req = await rider.emit<Call>('call:request', { requestId: 'rw', pickup: PICKUP, dropoff: DROPOFF });
+    if (!req.ok) throw new Error(JSON.stringify(req.error));
+    const offers = await Promise.all(wave.map((d) => d.next<Offer>('offer', (o) => o.callId === req.data.id)));
+    expect(offers.map((o) => Math.round(o.distanceM / 100) * 100)).to.deep.equal([200, 2000, 4500]);
+    await rider.next<Call>('call:status', (c) => c.id === req.data.id && c.status === 'offered');
+    for (const d of [next, out]) {
+      const res = await d.emit('offer:accept', { callId: req.data.id });
+      expect(!res.ok && res.error.code, d.id).to.equal('NOT_OFFERED');
+    }
+  });
+
   it('revokes the winner\'s other offers with reason busy, and a busy driver cannot win another call', async () => {
     const a = await user(0, 'd-a', 'driver');
     const b = await user(1, 'd-b', 'driver');

@@ -62,21 +62,38 @@ if liveUntil then return {2, wave, liveUntil, deadline, gen} end
 if now >= deadline then return {3, expired, deadline, gen} end
 
 local expiresAt = now + tonumber(ARGV[4])
-local found = redis.call('GEOSEARCH', KEYS[3], 'FROMLONLAT', call.pickup.lng, geoLat(call.pickup.lat),
-  'BYRADIUS', ARGV[6], 'm', 'ASC', 'COUNT', waveSize + #offers / 2, 'WITHDIST')
-local offered = {}
-for _, hit in ipairs(found) do
-  if #offered >= 2 * waveSize then break end
-  local driverId, dist = hit[1], math.floor(tonumber(hit[2]) + 0.5)
-  if redis.call('HEXISTS', KEYS[2], driverId) == 0
-      and redis.call('HGET', driverKey(prefix, driverId), 'status') == 'available' then
-    local offer = cjson.encode({ callId = call.id, pickup = call.pickup, dropoff = call.dropoff,
-      distanceM = dist, expiresAt = expiresAt })
-    redis.call('HSET', KEYS[2], driverId, expiresAt)
-    redis.call('HSET', driverOffersKey(prefix, driverId), call.id, offer)
-    offered[#offered + 1] = driverId
-    offered[#offered + 1] = dist
+-- The nearest free drivers not offered this call before. The search starts at an eighth of the
+-- radius and doubles up to it: a GEO search reads every member within its radius, so a busy city
+-- costs what its nearest streets hold, not the whole radius. Everything within a smaller radius is
+-- nearer than anything beyond it, so the drivers found are the same as one search of the radius.
+local want, maxRadius = waveSize + #offers / 2, tonumber(ARGV[6])
+local radius, chosen = maxRadius / 8, {}
+while true do
+  chosen = {}
+  local found = redis.call('GEOSEARCH', KEYS[3], 'FROMLONLAT', call.pickup.lng, geoLat(call.pickup.lat),
+    'BYRADIUS', radius, 'm', 'ASC', 'COUNT', want, 'WITHDIST')
+  for _, hit in ipairs(found) do
+    if #chosen >= 2 * waveSize then break end
+    local driverId = hit[1]
+    if redis.call('HEXISTS', KEYS[2], driverId) == 0
+        and redis.call('HGET', driverKey(prefix, driverId), 'status') == 'available' then
+      chosen[#chosen + 1] = driverId
+      chosen[#chosen + 1] = math.floor(tonumber(hit[2]) + 0.5)
+    end
   end
+  if #chosen >= 2 * waveSize or radius >= maxRadius then break end
+  radius = math.min(radius * 2, maxRadius)
+end
+
+local offered = {}
+for i = 1, #chosen, 2 do
+  local driverId, dist = chosen[i], chosen[i + 1]
+  local offer = cjson.encode({ callId = call.id, pickup = call.pickup, dropoff = call.dropoff,
+    distanceM = dist, expiresAt = expiresAt })
+  redis.call('HSET', KEYS[2], driverId, expiresAt)
+  redis.call('HSET', driverOffersKey(prefix, driverId), call.id, offer)
+  offered[#offered + 1] = driverId
+  offered[#offered + 1] = dist
 end
 
 if #offered == 0 then
