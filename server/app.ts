@@ -13,7 +13,7 @@ import { CallService } from './calls/service.js';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
 import { createDispatchQueue } from './dispatch/queue.js';
-import { startWaveSweep } from './dispatch/timers.js';
+import { startTimerSweep } from './dispatch/timers.js';
 import { watchWorker, type Watched } from './dispatch/watchdog.js';
 import { createWorker } from './dispatch/worker.js';
 import { createVerifier } from './gateway/auth.js';
@@ -64,8 +64,8 @@ export async function createApp(config: Config, log: Logger = createLogger(confi
   if (runsDispatcher) {
     metrics.addQueueDepth(() => base.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed'));
     metrics.addLedgerLag(() => redis.xlen(keys.ledger));
-    metrics.addWaveTimers(() => redis.zcard(keys.waveTimers));
-    const sweeper = startWaveSweep(redis, keys, base.queue, log);
+    metrics.addCallTimers(() => redis.zcard(keys.callTimers));
+    const sweeper = startTimerSweep(base);
     closers.push(() => sweeper.stop());
     const emitter = new Emitter<ServerToClientEvents>(redis, { key: keys.adapterChannel });
     const ctx: Context = { ...base, notify: new Notifier(emitter, counted) };

@@ -21,7 +21,7 @@ export interface Context {
 
 /**
  * Follow-up work that need not delay an answer (re-matching calls near freed drivers): run it in
- * the background and log a failure. Each such step is only a shortcut: wave timers catch up.
+ * the background and log a failure. Each such step is only a shortcut: call timers catch up.
  */
 export function later(ctx: Pick<Context, 'log'>, work: Promise<unknown>, what: string): void {
   work.catch((err: unknown) => ctx.log.warn({ err }, `${what} failed`));

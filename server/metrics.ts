@@ -37,10 +37,10 @@ export class Metrics {
   }
 
   /** Report how many ledger stream entries are not yet written to SQLite at every scrape. */
-  /** Live waves whose timers wait in Redis (server/dispatch/timers.ts). */
-  addWaveTimers(count: () => Promise<number>): void {
+  /** Open calls whose timers wait in Redis (server/dispatch/timers.ts). */
+  addCallTimers(count: () => Promise<number>): void {
     new Gauge({
-      name: 'dispatch_wave_timers', help: 'Offer waves whose timers wait in Redis (each becomes a job when its wave ends)', registers: [this.registry],
+      name: 'dispatch_call_timers', help: 'Call timers waiting in Redis (a wave\'s end or a call\'s deadline; each becomes a job when due)', registers: [this.registry],
       async collect() {
         this.set(await count().catch(() => -1));
       },

@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import { Queue } from 'bullmq';
 import type { Call, DriverLocationPush, Offer, OfferRevoked } from '../protocol/index.js';
 import { QUEUE } from '../server/redis/keys.js';
+import { defineScripts } from '../server/redis/scripts.js';
 import { connect, DROPOFF, placeAt, rest, type TestClient } from './support/clients.js';
 import { freePort } from './support/env.js';
 import { spawnNode, startStack, type NodeProcess, type Stack } from './support/stack.js';
@@ -203,7 +204,39 @@ describe('call lifecycle', function () {
         await queue.close();
       }
       expect((await stored(call.id)).status).to.equal('dispatched');
-      expect(await stack.redis.zrange(stack.keys.waveTimers, 0, -1)).to.not.include(`${call.id}:1`);
+      expect(await stack.redis.zrange(stack.keys.callTimers, 0, -1)).to.not.include(`${call.id}:1`);
+    });
+
+    it('a call whose match job never ran to the end is matched by the safety timer its request left', async () => {
+      // The request script alone, as if the gateway died before queueing the match job.
+      const place = placeAt(20);
+      const d = await driver(place, 100);
+      const r = await rider();
+      const id = `lost-${++n}`;
+      const t = Date.now();
+      const k = stack.keys;
+      const created = await defineScripts(stack.redis).request(
+        k.request(r.id, id), k.passengerActive(r.id), k.call(id), k.allCalls, k.passengerCalls(r.id), k.ledger, k.callTimers,
+        k.prefix, id, r.id, id, JSON.stringify(place), JSON.stringify(DROPOFF), t, new Date(t).toISOString(), 60, 50,
+      );
+      expect(created[0]).to.equal(1);
+      await d.next<Offer>('offer', forCall(id));
+      await r.next<Call>('call:status', withStatus(id, 'offered'));
+    });
+
+    it('a back-out whose gateway dies before queueing the re-match still re-opens the call (its script left a timer due now)', async () => {
+      const place = placeAt(21);
+      const { d, r, call } = await dispatchedTo(place);
+      const other = await driver(place, 300, 0);
+      const t = Date.now();
+      const k = stack.keys;
+      const out = await defineScripts(stack.redis).tripCancel(
+        k.call(call.id), k.callOffers(call.id), k.freeDrivers, k.ledger, k.callTimers, k.prefix, d.id, t, new Date(t).toISOString(),
+      );
+      expect(out[0]).to.equal(1);
+      await other.next<Offer>('offer', forCall(call.id));
+      // The push of `offered` died with the gateway; the rider reads the call as it is.
+      expect(await ok<Call>(r, 'call:get', { callId: call.id })).to.include({ status: 'offered', driverId: null });
     });
 
     it('a driver backs out: the call is offered again to others, never to that driver, and the driver is free', async () => {

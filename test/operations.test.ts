@@ -39,7 +39,7 @@ describe('operations', function () {
         const text = await scrape(stack.dispatchers[0]!.url);
         return /dispatch_offers_total [1-9]/.test(text) && text;
       }, 'the dispatcher to count its offers');
-      for (const name of ['dispatch_request_to_offer_seconds_count 1', 'dispatch_queue_jobs{state="delayed"}', 'dispatch_ledger_lag', 'dispatch_wave_timers', 'dispatch_stalled_jobs_total', 'dispatch_redis_errors_total', 'dispatch_worker_restarts_total', 'dispatch_ledger_assignment_conflicts_total']) {
+      for (const name of ['dispatch_request_to_offer_seconds_count 1', 'dispatch_queue_jobs{state="delayed"}', 'dispatch_ledger_lag', 'dispatch_call_timers', 'dispatch_stalled_jobs_total', 'dispatch_redis_errors_total', 'dispatch_worker_restarts_total', 'dispatch_ledger_assignment_conflicts_total']) {
         expect(dispatcher).to.contain(name);
       }
       d.close();

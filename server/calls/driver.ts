@@ -63,7 +63,7 @@ export class DriverService {
       reply = checked(
         await scripts.accept(
           keys.call(callId), keys.callOffers(callId), keys.driver(user.id), keys.driverOffers(user.id),
-          keys.freeDrivers, keys.waitingCalls, keys.ledger, keys.waveTimers,
+          keys.freeDrivers, keys.waitingCalls, keys.ledger, keys.callTimers,
           keys.prefix, user.id, t.ms, t.iso, config.MATCH_RADIUS_M, REMATCH_PER_DRIVER,
         ),
       );
@@ -123,14 +123,16 @@ export class DriverService {
     const { keys, scripts, notify, queue, log } = this.ctx;
     const t = clock();
     const reply = checked(
-      await scripts.tripCancel(keys.call(callId), keys.callOffers(callId), keys.freeDrivers, keys.ledger, keys.prefix, user.id, t.ms, t.iso),
+      await scripts.tripCancel(
+        keys.call(callId), keys.callOffers(callId), keys.freeDrivers, keys.ledger, keys.callTimers, keys.prefix, user.id, t.ms, t.iso,
+      ),
     );
     const [, json, , freed] = reply as [number, string, number, number];
     const call = JSON.parse(json) as Call;
     notify.callChanged(call);
     notify.tripEnded(user.id, call);
     log.info({ callId, driverId: user.id, status: call.status, reason }, 'driver backed out');
-    // The re-match sets the new generation's deadline and its timers.
+    // Matched again now; the script also left a timer due now, in case this process dies first.
     await enqueueRematch(queue, [callId]);
     if (freed === 1) later(this.ctx, rematchNear(this.ctx, [user.id]), 'rematch near a freed driver');
     return call;

@@ -10,6 +10,7 @@ import {
 import { clock, later, type Context } from '../context.js';
 import { rematchNear } from '../dispatch/matcher.js';
 import { enqueueMatch } from '../dispatch/queue.js';
+import { LEASE_MS } from '../dispatch/timers.js';
 import { AppError } from '../errors.js';
 import { checked } from '../redis/results.js';
 
@@ -37,9 +38,9 @@ export class CallService {
     const reply = checked(
       await scripts.request(
         keys.request(user.id, input.requestId), keys.passengerActive(user.id), keys.call(id),
-        keys.allCalls, keys.passengerCalls(user.id), keys.ledger,
+        keys.allCalls, keys.passengerCalls(user.id), keys.ledger, keys.callTimers,
         keys.prefix, id, user.id, input.requestId, JSON.stringify(input.pickup), JSON.stringify(input.dropoff),
-        t.ms, t.iso, REQUEST_TTL_S,
+        t.ms, t.iso, REQUEST_TTL_S, LEASE_MS,
       ),
     );
     const call = JSON.parse(reply[1] as string) as Call;

@@ -1,17 +1,14 @@
 /**
- * One matching step for one call (offer-6.lua), and what follows it: offers and revocations are
- * pushed, and the call timeout is made sure of when it is needed.
- *
- * Timers: a call has at most its wave timer (set by the script with the wave, in Redis: see
- * timers.ts) and, only when no wave timer comes before its deadline (it waits for drivers, or the
- * wave outlasts the deadline), its call timeout job. Each wave timer runs this step again and
- * decides again, so most calls, won in their first wave, never get a timer job at all.
+ * One matching step for one call (offer-6.lua), and what follows it: offers, revocations and status
+ * changes are pushed. The step keeps the call's timer in Redis (see timers.ts); when the timer is
+ * due it runs this step again, fenced by its wave, which moves to the next wave or, past the call's
+ * deadline, ends the call `unfulfilled`.
  */
 import type { Call, Offer } from '../../protocol/index.js';
 import { clock, later, type Context } from '../context.js';
-import { enqueueRematch, scheduleTimeout } from './queue.js';
+import { enqueueRematch } from './queue.js';
 
-export type MatchOutcome = 'offered' | 'waiting' | 'wave-live' | 'deadline' | 'closed';
+export type MatchOutcome = 'offered' | 'waiting' | 'wave-live' | 'unfulfilled' | 'closed';
 
 /**
  * @param fence the wave a timer was set for, or undefined for a first match or a re-match.
@@ -19,20 +16,17 @@ export type MatchOutcome = 'offered' | 'waiting' | 'wave-live' | 'deadline' | 'c
  *   wave may never have left, so they are sent again (clients drop repeats by callId and seq).
  */
 export async function runMatch(ctx: Context, callId: string, fence?: number, rerun = false): Promise<MatchOutcome> {
-  const { config, keys, scripts, notify, queue, log } = ctx;
+  const { config, keys, scripts, notify, log } = ctx;
   const t = clock();
   const reply = await scripts.offer(
-    keys.call(callId), keys.callOffers(callId), keys.freeDrivers, keys.waitingCalls, keys.ledger, keys.waveTimers,
+    keys.call(callId), keys.callOffers(callId), keys.freeDrivers, keys.waitingCalls, keys.ledger, keys.callTimers,
     keys.prefix, t.ms, t.iso, config.OFFER_TIMEOUT_MS, config.OFFER_WAVE_SIZE, config.MATCH_RADIUS_M, fence ?? '',
-    config.CALL_TIMEOUT_MS,
+    config.CALL_TIMEOUT_MS, callId,
   );
-  /** The call timeout, unless a wave timer ending before `deadline` will run this step again. */
-  const timeoutUnless = (waveEnds: number | null, deadline: number, gen: number) =>
-    waveEnds !== null && waveEnds <= deadline ? undefined : scheduleTimeout(queue, callId, gen, deadline - Date.now());
   switch (reply[0]) {
     case 1: {
-      const [, json, expiresAt, offered, changed, wave, expired, deadline, gen] =
-        reply as [number, string, number, (string | number)[], number, number, string[], number, number];
+      const [, json, expiresAt, offered, changed, wave, expired] =
+        reply as [number, string, number, (string | number)[], number, number, string[]];
       notify.revoked(expired, callId, 'expired');
       const call = JSON.parse(json) as Call;
       const drivers: string[] = [];
@@ -47,15 +41,13 @@ export async function runMatch(ctx: Context, callId: string, fence?: number, rer
         notify.callChanged(call);
         ctx.metrics.requestToOffer.observe((Date.now() - Date.parse(call.createdAt)) / 1000);
       }
-      await timeoutUnless(expiresAt, deadline, gen);
       later(ctx, rematchNear(ctx, expired), 'rematch near freed drivers');
       log.info({ callId, wave, drivers, status: call.status }, 'offer wave sent');
       return 'offered';
     }
     case 0: {
-      const [, , expired, deadline, gen] = reply as [number, number, string[], number, number];
+      const [, , expired] = reply as [number, number, string[]];
       notify.revoked(expired, callId, 'expired');
-      await timeoutUnless(null, deadline, gen);
       // Drivers whose offers just expired are free: other waiting calls near them may use them.
       later(ctx, rematchNear(ctx, expired), 'rematch near freed drivers');
       return 'waiting';
@@ -63,18 +55,18 @@ export async function runMatch(ctx: Context, callId: string, fence?: number, rer
     case 2: {
       // A wave is live (its timer was set with it). After a crash between sending it and pushing
       // its offers, this re-run pushes them again.
-      const [, , until, deadline, gen] = reply as [number, number, number, number, number];
-      await timeoutUnless(until, deadline, gen);
       if (rerun) await resendLiveWave(ctx, callId);
       return 'wave-live';
     }
     case 3: {
-      // Past the deadline: the call timeout ends the call (now, if its job is not already there).
-      const [, expired, deadline, gen] = reply as [number, string[], number, number];
+      // Nobody accepted by the deadline: the call is unfulfilled, its offers ended.
+      const [, json, expired] = reply as [number, string, string[]];
+      const call = JSON.parse(json) as Call;
+      notify.callChanged(call);
       notify.revoked(expired, callId, 'expired');
-      await timeoutUnless(null, deadline, gen);
       later(ctx, rematchNear(ctx, expired), 'rematch near freed drivers');
-      return 'deadline';
+      log.info({ callId, status: call.status }, 'call unfulfilled');
+      return 'unfulfilled';
     }
     default:
       return 'closed';

@@ -1,15 +1,13 @@
 /**
- * The BullMQ queue of dispatch work. Every timer lives here as a delayed job, never as an
- * in-process setTimeout, so a restart forgets nothing. Job ids make re-adding safe:
+ * The BullMQ queue of dispatch work. No timer lives in a process, so a restart forgets nothing: a
+ * call's timer is in Redis (see timers.ts) and becomes a job when due; a driver's grace is a delayed
+ * job. Job ids make re-adding safe:
  *   match    {callId}              id callId            the first matching of a new call
  *   rematch  {callId}              id callId-r-<random> match again now (a wave ended early, a driver freed)
- *   wave     {callId, wave}        id callId-w<wave>    the wave's offers are over: next wave
- *                                                       (added when the wave ends, by the sweep of the
- *                                                       wave timers in Redis: see timers.ts)
- *   timeout  {callId, gen}         id callId-t<gen>     no accept by the call's deadline: unfulfilled
- *                                                       (added only when no wave timer comes before the deadline)
+ *   wave     {callId, wave}        id callId-w<wave>-<due ms>  a call timer is due: the wave's offers
+ *                                                       are over (next wave), or the deadline (unfulfilled)
  *   grace    {driverId, awaySince} id grace-<driver>-<awaySince>  a disconnected driver goes offline
- * Each handler acts through a script that checks a fencing token (wave, gen, awaySince), so a late,
+ * Each handler acts through a script that checks a fencing token (wave, awaySince), so a late,
  * duplicated or re-run job never moves newer state.
  */
 import { randomBytes } from 'node:crypto';
@@ -20,7 +18,6 @@ import { QUEUE } from '../redis/keys.js';
 export type DispatchJob =
   | { name: 'match' | 'rematch'; data: { callId: string } }
   | { name: 'wave'; data: { callId: string; wave: number } }
-  | { name: 'timeout'; data: { callId: string; gen: number } }
   | { name: 'grace'; data: { driverId: string; awaySince: string } };
 
 export type JobData = DispatchJob['data'];
@@ -52,14 +49,12 @@ export async function enqueueRematch(queue: DispatchQueue, callIds: string[]): P
   );
 }
 
-/** Waves that ended: their timers run now, each at most once (the job id is the wave's). */
-export async function enqueueWaves(queue: DispatchQueue, waves: { callId: string; wave: number }[]): Promise<void> {
-  if (waves.length === 0) return;
-  await queue.addBulk(waves.map((data) => ({ name: 'wave', data, opts: { jobId: `${data.callId}-w${data.wave}` } })));
-}
-
-export async function scheduleTimeout(queue: DispatchQueue, callId: string, gen: number, delayMs: number): Promise<void> {
-  await queue.add('timeout', { callId, gen }, { jobId: `${callId}-t${gen}`, delay: Math.max(0, delayMs) });
+/** Call timers that are due (from the sweep): each run once, whichever sweepers race for it. */
+export async function enqueueTimers(queue: DispatchQueue, runs: { callId: string; wave: number; dueMs: string }[]): Promise<void> {
+  if (runs.length === 0) return;
+  await queue.addBulk(
+    runs.map(({ callId, wave, dueMs }) => ({ name: 'wave', data: { callId, wave }, opts: { jobId: `${callId}-w${wave}-${dueMs}` } })),
+  );
 }
 
 export async function scheduleGrace(queue: DispatchQueue, driverId: string, awaySince: string, delayMs: number): Promise<void> {

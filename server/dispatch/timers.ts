@@ -1,57 +1,65 @@
 /**
- * The sweep of wave timers. offer-6.lua sets each wave's timer in a Redis sorted set in the same
- * step as the wave (member `callId:wave`, score its end) and the accept removes it, so the common
- * call (won in its first wave) costs no timer job at all. Every dispatcher sweeps the set: waves
- * that ended become `wave` jobs (job id per wave, so sweeps of several dispatchers add each once),
- * and only then leave the set, so a dispatcher that dies mid-sweep loses nothing; the job's handler
- * is fenced by the wave number, so a wave timer that runs twice never moves a newer wave.
+ * The sweep of call timers. Every open call that has been matched once has one timer in a Redis
+ * sorted set (member `callId:wave`, score when due: its wave's end or its deadline), written by the
+ * scripts in the same step as the state it guards (offer-6.lua; a safety timer from request-7.lua,
+ * a due-now one from trip-cancel-5.lua) and dropped by the accept. So a call won in its first wave
+ * costs no timer job at all.
+ *
+ * Every dispatcher sweeps the set: due timers are leased (due-timers-1.lua pushes each back by
+ * LEASE_MS) and become `wave` jobs, whose id carries the due time so sweepers racing add each run
+ * once. Only the fenced matching step consumes a timer; a run that never happens (a job that failed
+ * for good, a sweeper that died before queueing it) comes due again when its lease ends. The step is
+ * fenced by the wave number, so a timer that runs twice never moves a newer wave.
  */
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Keys } from '../redis/keys.js';
-import { enqueueWaves, type DispatchQueue } from './queue.js';
+import type { Context } from '../context.js';
+import { enqueueTimers, type DispatchQueue } from './queue.js';
 
-/** How often a dispatcher looks for ended waves: a wave moves on at most this late. */
+/** How often a dispatcher looks for due timers: a wave moves on at most this late. */
 export const SWEEP_MS = 100;
-/** Ended waves taken per look (more are taken at once by the next look). */
+/** How long a taken timer waits for its run to consume it before it comes due again. */
+export const LEASE_MS = 30_000;
+/** Timers taken per look (more are taken at once by the next look). */
 const BATCH = 500;
 
 export interface Sweeper {
-  /** One look: the number of ended waves handed to the queue. */
+  /** One look: the number of due timers handed to the queue. */
   sweep(): Promise<number>;
   stop(): Promise<void>;
 }
 
-export function startWaveSweep(redis: Redis, keys: Keys, queue: DispatchQueue, log: Logger, everyMs = SWEEP_MS): Sweeper {
+type SweepDeps = Pick<Context, 'keys' | 'scripts'> & { queue: DispatchQueue; log: Logger };
+
+export function startTimerSweep(d: SweepDeps, everyMs = SWEEP_MS, leaseMs = LEASE_MS): Sweeper {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> = Promise.resolve();
   let failing = false;
 
   async function sweep(): Promise<number> {
-    const due = await redis.zrangebyscore(keys.waveTimers, '-inf', Date.now(), 'LIMIT', 0, BATCH);
-    if (due.length === 0) return 0;
-    const waves = due.flatMap((member) => {
+    const due = (await d.scripts.dueTimers(d.keys.callTimers, Date.now(), leaseMs, BATCH)) as unknown as string[];
+    const runs: { callId: string; wave: number; dueMs: string }[] = [];
+    for (let i = 0; i < due.length; i += 2) {
+      const member = due[i] as string;
       const at = member.lastIndexOf(':');
       const wave = Number(member.slice(at + 1));
-      return at > 0 && Number.isInteger(wave) ? [{ callId: member.slice(0, at), wave }] : [];
-    });
-    await enqueueWaves(queue, waves);
-    await redis.zrem(keys.waveTimers, ...due);
-    return due.length;
+      if (at > 0 && Number.isInteger(wave)) runs.push({ callId: member.slice(0, at), wave, dueMs: due[i + 1] as string });
+    }
+    await enqueueTimers(d.queue, runs);
+    return due.length / 2;
   }
 
   const loop = () => {
     if (stopped) return;
     running = sweep().then(
       (n) => {
-        if (failing) log.info('wave timers swept again');
+        if (failing) d.log.info('call timers swept again');
         failing = false;
         return n;
       },
       (err: unknown) => {
         // Redis is away: the timers wait in Redis; say so once, not every look.
-        if (!failing) log.warn({ err }, 'sweeping wave timers failed; retrying');
+        if (!failing) d.log.warn({ err }, 'sweeping call timers failed; retrying');
         failing = true;
         return 0;
       },

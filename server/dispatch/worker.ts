@@ -1,10 +1,9 @@
-/** The dispatcher's BullMQ worker: runs matching steps and every timer (waves, call timeouts, driver grace). */
+/** The dispatcher's BullMQ worker: runs matching steps and every timer (a call's wave end or deadline, a driver's grace). */
 import { Worker, type Job } from 'bullmq';
-import type { Call } from '../../protocol/index.js';
-import { clock, type Context } from '../context.js';
+import type { Context } from '../context.js';
 import { blockingConnection } from '../redis/connect.js';
 import { QUEUE } from '../redis/keys.js';
-import { rematchNear, runMatch } from './matcher.js';
+import { runMatch } from './matcher.js';
 import { enqueueRematch, type DispatchJob, type JobData } from './queue.js';
 
 export function createWorker(ctx: Context): Worker<JobData> {
@@ -36,25 +35,9 @@ async function handle(ctx: Context, job: DispatchJob & { attemptsStarted: number
       return runMatch(ctx, job.data.callId, undefined, rerun);
     case 'wave':
       return runMatch(ctx, job.data.callId, job.data.wave, rerun);
-    case 'timeout':
-      return unfulfill(ctx, job.data.callId, job.data.gen);
     case 'grace':
       return graceOver(ctx, job.data.driverId, job.data.awaySince);
   }
-}
-
-async function unfulfill(ctx: Context, callId: string, gen: number): Promise<string> {
-  const { keys, scripts, notify, log } = ctx;
-  const t = clock();
-  const reply = await scripts.unfulfill(keys.call(callId), keys.callOffers(callId), keys.waitingCalls, keys.ledger, keys.prefix, gen, t.ms, t.iso);
-  if (reply[0] !== 1) return 'stale';
-  const [, json, revoked] = reply as [number, string, string[]];
-  const call = JSON.parse(json) as Call;
-  notify.callChanged(call);
-  notify.revoked(revoked, callId, 'expired');
-  await rematchNear(ctx, revoked);
-  log.info({ callId, status: call.status }, 'call unfulfilled');
-  return 'unfulfilled';
 }
 
 async function graceOver(ctx: Context, driverId: string, awaySince: string): Promise<string> {

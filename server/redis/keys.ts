@@ -5,7 +5,7 @@
  */
 export interface Keys {
   prefix: string;
-  /** HASH: json (the wire Call), status, passengerId, requestId, wave (offer waves so far), gen (call-timeout generation), deadline (epoch ms: no new wave after it; set at the first matching of each gen). */
+  /** HASH: json (the wire Call), status, passengerId, requestId, wave (offer waves so far: the fence of its timer), gen (assignment generation: moves on when a driver backs out), deadline (epoch ms: unfulfilled after it; set at the first matching, and again after a back-out). */
   call(callId: string): string;
   /** HASH: driverId → offer state (expiry epoch ms while live, else rejected|revoked|won|busy|expired|backedout). */
   callOffers(callId: string): string;
@@ -29,8 +29,8 @@ export interface Keys {
   waitingCalls: string;
   /** ZSET: every call by creation time (admin listing). */
   allCalls: string;
-  /** ZSET: the live wave of each offered call, member `callId:wave`, score the wave's end (epoch ms); swept by dispatchers. */
-  waveTimers: string;
+  /** ZSET: the timer of each open call, member `callId:wave`, score when it is due (its wave's end or its deadline); swept by dispatchers. */
+  callTimers: string;
   /** STREAM: every state change, consumed into the SQLite ledger. */
   ledger: string;
   /** Socket.IO redis-adapter / emitter channel prefix. */
@@ -52,7 +52,7 @@ export function makeKeys(prefix: string): Keys {
     freeDrivers: `${prefix}:drivers:free`,
     waitingCalls: `${prefix}:calls:waiting`,
     allCalls: `${prefix}:calls`,
-    waveTimers: `${prefix}:timers:waves`,
+    callTimers: `${prefix}:timers:calls`,
     ledger: `${prefix}:ledger`,
     adapterChannel: `${prefix}:sio`,
     rateLimit: (name) => `${prefix}:rl:${name}`,

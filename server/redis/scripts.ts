@@ -47,7 +47,7 @@ export type ScriptReply = [number, ...unknown[]];
 export type ScriptFn = (...keysThenArgs: (string | number)[]) => Promise<ScriptReply>;
 
 export type ScriptName =
-  | 'request' | 'offer' | 'accept' | 'reject' | 'cancel' | 'tripStep' | 'tripCancel' | 'unfulfill'
+  | 'request' | 'offer' | 'accept' | 'reject' | 'cancel' | 'tripStep' | 'tripCancel' | 'dueTimers'
   | 'driverOnline' | 'driverOffline' | 'driverLocation' | 'driverResync' | 'driverAway' | 'waitingNear';
 
 /** Define every script on a client and return them by name. */

@@ -3,7 +3,7 @@
 
   KEYS[1] call hash   KEYS[2] call's offers hash   KEYS[3] driver hash   KEYS[4] driver's offers hash
   KEYS[5] free drivers GEO set   KEYS[6] waiting calls GEO set   KEYS[7] ledger stream
-  KEYS[8] wave timers ZSET (the won wave's timer is dropped: it has nothing left to do)
+  KEYS[8] call timers ZSET (the call's timer is dropped: a dispatched call needs none)
   ARGV[1] key prefix  ARGV[2] driver id  ARGV[3] now (epoch ms)  ARGV[4] now (ISO-8601)
   ARGV[5] match radius (m)  ARGV[6] most waiting calls to re-match near each driver who lost the call
 

@@ -1,32 +1,39 @@
 --[[
   One matching step: end the call's offers that are over, and unless a wave is still live, offer the
-  call to the nearest free drivers not offered it before (the next wave).
+  call to the nearest free drivers not offered it before (the next wave). Past the call's deadline
+  the step ends the call `unfulfilled` instead.
 
   KEYS[1] call hash   KEYS[2] call's offers hash   KEYS[3] free drivers GEO set
   KEYS[4] waiting calls GEO set   KEYS[5] ledger stream
-  KEYS[6] wave timers ZSET (member callId:wave, score the wave's end): set here with the wave, in
-          the same step, so no crash can leave a wave without its timer
+  KEYS[6] call timers ZSET: member `callId:wave`, score when the call next needs this step (its
+          wave's end or its deadline, whichever is first). Set here in the same step as the wave,
+          so no crash can leave an open call without its timer; the sweep of server/dispatch/
+          timers.ts runs this step (fenced) when it is due, and only a fenced run removes it.
   ARGV[1] key prefix  ARGV[2] now (epoch ms)  ARGV[3] now (ISO-8601)  ARGV[4] offer timeout (ms)
   ARGV[5] wave size   ARGV[6] match radius (m)
   ARGV[7] the wave a timer was set for ('' for a first match or a re-match): the fencing token.
           A timer of the current wave ends all its offers; a timer of an older wave does nothing.
   ARGV[8] call timeout (ms): the first matching of the call (or of its generation, after a driver
           backed out) sets its `deadline`, now + this.
+  ARGV[9] the call id (to drop the timer of a call that is gone)
 
-  Returns, each with the call's deadline (epoch ms) and timeout generation at the end:
-    {1, callJson, expiresAt, {driverId, distanceM, ...}, changed, wave, {expiredDriverId...}, deadline, gen}
+  Returns
+    {1, callJson, expiresAt, {driverId, distanceM, ...}, changed, wave, {expiredDriverId...}}
         a new wave went out (changed = 1 when this step moved the call requested → offered)
-    {0, wave, {expiredDriverId...}, deadline, gen}  no free driver in range: the call waits in KEYS[4]
-    {2, wave, expiresAt, deadline, gen}  the current wave is still live: nothing changed
-    {3, {expiredDriverId...}, deadline, gen}  the deadline has passed: no new wave (the call
-        timeout ends the call)
+    {0, wave, {expiredDriverId...}}  no free driver in range: the call waits in KEYS[4]
+    {2, wave, expiresAt}  the current wave is still live: nothing changed
+    {3, callJson, {expiredDriverId...}}  the deadline has passed: the call is `unfulfilled`, its
+        offers ended
     {-1} no such call   {-7} the call is past matching   {-11} a timer of an older wave
   Guarantee: only drivers free at this instant get offers, never one who already held an offer for
-  this call, a call never has two live waves, and none starts after the call's deadline.
+  this call, a call never has two live waves, none starts after the call's deadline, and an open
+  call that has been matched once always has a timer that ends it by its deadline.
 ]]
-local prefix = ARGV[1]
+local prefix, callId = ARGV[1], ARGV[9]
 local now, nowIso = tonumber(ARGV[2]), ARGV[3]
 local waveSize, fence = tonumber(ARGV[5]), ARGV[7]
+-- A timer that ran is consumed here, whatever it finds.
+if fence ~= '' then redis.call('ZREM', KEYS[6], callId .. ':' .. fence) end
 
 local call = loadCall(KEYS[1])
 if not call then return {-1} end
@@ -36,7 +43,7 @@ if call.status ~= 'requested' and call.status ~= 'offered' then
 end
 local wave = tonumber(redis.call('HGET', KEYS[1], 'wave'))
 if fence ~= '' and tonumber(fence) ~= wave then return {-11} end
-local gen = tonumber(redis.call('HGET', KEYS[1], 'gen'))
+local timer = call.id .. ':' .. wave
 local deadline = tonumber(redis.call('HGET', KEYS[1], 'deadline'))
 if not deadline then
   deadline = now + tonumber(ARGV[8])
@@ -58,8 +65,14 @@ for i = 1, #offers, 2 do
     end
   end
 end
-if liveUntil then return {2, wave, liveUntil, deadline, gen} end
-if now >= deadline then return {3, expired, deadline, gen} end
+if liveUntil then return {2, wave, liveUntil} end
+if now >= deadline then
+  -- Nobody accepted in time (the offers still live were all ended above: this is the timer's run).
+  redis.call('ZREM', KEYS[6], timer)
+  local json = record(KEYS[1], KEYS[5], call, 'unfulfilled', nowIso)
+  closeCall(prefix, KEYS[4], call)
+  return {3, json, expired}
+end
 
 local expiresAt = now + tonumber(ARGV[4])
 -- The nearest free drivers not offered this call before. The search starts at an eighth of the
@@ -97,14 +110,16 @@ for i = 1, #chosen, 2 do
 end
 
 if #offered == 0 then
+  -- It waits for a driver to become free nearby; its deadline is its timer.
   redis.call('GEOADD', KEYS[4], call.pickup.lng, geoLat(call.pickup.lat), call.id)
-  return {0, wave, expired, deadline, gen}
+  redis.call('ZADD', KEYS[6], deadline, timer)
+  return {0, wave, expired}
 end
 redis.call('ZREM', KEYS[4], call.id)
-redis.call('ZREM', KEYS[6], call.id .. ':' .. wave)
+redis.call('ZREM', KEYS[6], timer)
 wave = redis.call('HINCRBY', KEYS[1], 'wave', 1)
-redis.call('ZADD', KEYS[6], expiresAt, call.id .. ':' .. wave)
+redis.call('ZADD', KEYS[6], math.min(expiresAt, deadline), call.id .. ':' .. wave)
 if call.status == 'requested' then
-  return {1, record(KEYS[1], KEYS[5], call, 'offered', nowIso), expiresAt, offered, 1, wave, expired, deadline, gen}
+  return {1, record(KEYS[1], KEYS[5], call, 'offered', nowIso), expiresAt, offered, 1, wave, expired}
 end
-return {1, redis.call('HGET', KEYS[1], 'json'), expiresAt, offered, 0, wave, expired, deadline, gen}
+return {1, redis.call('HGET', KEYS[1], 'json'), expiresAt, offered, 0, wave, expired}

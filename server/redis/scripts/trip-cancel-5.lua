@@ -3,9 +3,11 @@
   never offering it to this driver again.
 
   KEYS[1] call hash   KEYS[2] call's offers hash   KEYS[3] free drivers GEO set   KEYS[4] ledger stream
+  KEYS[5] call timers ZSET: a timer due now, so the call is matched again even if the caller dies
+          before it queues the re-match
   ARGV[1] key prefix  ARGV[2] driver id  ARGV[3] now (epoch ms)  ARGV[4] now (ISO-8601)
-  Returns {1, callJson, gen, freed}: gen is the new call-timeout generation (its fencing token;
-  the next matching sets a new deadline for it), freed is 1 when the driver is back in the free set;
+  Returns {1, callJson, gen, freed}: gen is the call's new assignment generation (the next
+  matching sets a new deadline for it), freed is 1 when the driver is back in the free set;
   {-1} no such call, {-8} not this driver's trip, {-6} cancelled, {-7} not in dispatched/arrived.
 ]]
 local prefix, driverId = ARGV[1], ARGV[2]
@@ -22,4 +24,5 @@ redis.call('HSET', KEYS[2], driverId, 'backedout')
 local freed = freeDriver(prefix, KEYS[3], driverId, now)
 local gen = redis.call('HINCRBY', KEYS[1], 'gen', 1)
 redis.call('HDEL', KEYS[1], 'deadline')
+redis.call('ZADD', KEYS[5], now, call.id .. ':' .. redis.call('HGET', KEYS[1], 'wave'))
 return {1, json, gen, freed}
