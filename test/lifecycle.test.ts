@@ -273,6 +273,9 @@ describe('call lifecycle', function () {
       expect(await code(d, 'call:cancel', { callId: c2.id })).to.equal('FORBIDDEN');
       await ok(r2, 'call:cancel', { callId: c2.id });
       expect(await d.next<OfferRevoked>('offer:revoked', forCall(c2.id))).to.deep.equal({ callId: c2.id, reason: 'cancelled' });
+      // A cancelled call keeps no timer (the requested one's safety timer, the offered one's wave timer).
+      const timers = await stack.redis.zrange(stack.keys.callTimers, 0, -1);
+      expect(timers.filter((m) => m.startsWith(`${c1.id}:`) || m.startsWith(`${c2.id}:`))).to.deep.equal([]);
       expect(await code(d, 'offer:accept', { callId: c2.id })).to.equal('CALL_CANCELLED');
 
       // dispatched, cancelled over REST by the passenger

@@ -61,7 +61,7 @@ export class CallService {
     const t = clock();
     const reply = checked(
       await scripts.cancel(
-        keys.call(callId), keys.callOffers(callId), keys.freeDrivers, keys.waitingCalls, keys.ledger,
+        keys.call(callId), keys.callOffers(callId), keys.freeDrivers, keys.waitingCalls, keys.ledger, keys.callTimers,
         keys.prefix, user.id, user.role, reason ?? '', t.ms, t.iso,
       ),
     );

@@ -4,7 +4,7 @@
  * job. Job ids make re-adding safe:
  *   match    {callId}              id callId            the first matching of a new call
  *   rematch  {callId}              id callId-r-<random> match again now (a wave ended early, a driver freed)
- *   wave     {callId, wave}        id callId-w<wave>-<due ms>  a call timer is due: the wave's offers
+ *   wave     {callId, wave}        id callId-w<wave>-<due>-<taken>  a call timer is due: the wave's offers
  *                                                       are over (next wave), or the deadline (unfulfilled)
  *   grace    {driverId, awaySince} id grace-<driver>-<awaySince>  a disconnected driver goes offline
  * Each handler acts through a script that checks a fencing token (wave, awaySince), so a late,
@@ -49,11 +49,11 @@ export async function enqueueRematch(queue: DispatchQueue, callIds: string[]): P
   );
 }
 
-/** Call timers that are due (from the sweep): each run once, whichever sweepers race for it. */
-export async function enqueueTimers(queue: DispatchQueue, runs: { callId: string; wave: number; dueMs: string }[]): Promise<void> {
+/** Call timers that are due (from the sweep), each under the id of its lease. */
+export async function enqueueTimers(queue: DispatchQueue, runs: { callId: string; wave: number; run: string }[]): Promise<void> {
   if (runs.length === 0) return;
   await queue.addBulk(
-    runs.map(({ callId, wave, dueMs }) => ({ name: 'wave', data: { callId, wave }, opts: { jobId: `${callId}-w${wave}-${dueMs}` } })),
+    runs.map(({ callId, wave, run }) => ({ name: 'wave', data: { callId, wave }, opts: { jobId: `${callId}-w${wave}-${run}` } })),
   );
 }
 

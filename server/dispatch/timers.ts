@@ -5,9 +5,8 @@
  * a due-now one from trip-cancel-5.lua) and dropped by the accept. So a call won in its first wave
  * costs no timer job at all.
  *
- * Every dispatcher sweeps the set: due timers are leased (due-timers-1.lua pushes each back by
- * LEASE_MS) and become `wave` jobs, whose id carries the due time so sweepers racing add each run
- * once. Only the fenced matching step consumes a timer; a run that never happens (a job that failed
+ * Every dispatcher sweeps the set: due timers are leased (due-timers-1.lua gives each to one
+ * sweeper and pushes it back by LEASE_MS) and become `wave` jobs, one per lease. Only the fenced matching step consumes a timer; a run that never happens (a job that failed
  * for good, a sweeper that died before queueing it) comes due again when its lease ends. The step is
  * fenced by the wave number, so a timer that runs twice never moves a newer wave.
  */
@@ -37,13 +36,16 @@ export function startTimerSweep(d: SweepDeps, everyMs = SWEEP_MS, leaseMs = LEAS
   let failing = false;
 
   async function sweep(): Promise<number> {
-    const due = (await d.scripts.dueTimers(d.keys.callTimers, Date.now(), leaseMs, BATCH)) as unknown as string[];
-    const runs: { callId: string; wave: number; dueMs: string }[] = [];
+    const now = Date.now();
+    const due = (await d.scripts.dueTimers(d.keys.callTimers, now, leaseMs, BATCH)) as unknown as string[];
+    const runs: { callId: string; wave: number; run: string }[] = [];
     for (let i = 0; i < due.length; i += 2) {
       const member = due[i] as string;
       const at = member.lastIndexOf(':');
       const wave = Number(member.slice(at + 1));
-      if (at > 0 && Number.isInteger(wave)) runs.push({ callId: member.slice(0, at), wave, dueMs: due[i + 1] as string });
+      // The lease makes this sweeper the only taker: the time taken makes the job id new even when a
+      // run put the timer back at the same score (a clock behind the sweeper's).
+      if (at > 0 && Number.isInteger(wave)) runs.push({ callId: member.slice(0, at), wave, run: `${due[i + 1] as string}-${now}` });
     }
     await enqueueTimers(d.queue, runs);
     return due.length / 2;

@@ -2,7 +2,7 @@
   A passenger (its own call) or an admin cancels a call that has not started its trip.
 
   KEYS[1] call hash   KEYS[2] call's offers hash   KEYS[3] free drivers GEO set
-  KEYS[4] waiting calls GEO set   KEYS[5] ledger stream
+  KEYS[4] waiting calls GEO set   KEYS[5] ledger stream   KEYS[6] call timers ZSET (its timer goes)
   ARGV[1] key prefix  ARGV[2] user id  ARGV[3] role  ARGV[4] reason ('' for none)
   ARGV[5] now (epoch ms)  ARGV[6] now (ISO-8601)
   Returns {1, callJson, {revokedDriverId...}, freedDriverId or '', freed (1 if back in the free set)}
@@ -25,4 +25,5 @@ end
 if reason ~= '' then call.cancelReason = reason end
 local json = record(KEYS[1], KEYS[5], call, 'cancelled', nowIso)
 closeCall(prefix, KEYS[4], call)
+redis.call('ZREM', KEYS[6], call.id .. ':' .. (redis.call('HGET', KEYS[1], 'wave') or '0'))
 return {1, json, revoked, driverId, freed}
