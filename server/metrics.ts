@@ -36,22 +36,22 @@ export class Metrics {
     });
   }
 
-  /** Report how many ledger stream entries are not yet written to SQLite at every scrape. */
-  /** Open calls whose timers wait in Redis (server/dispatch/timers.ts). */
+  /** Open calls whose timers wait in Redis (server/dispatch/timers.ts), read at every scrape. */
   addCallTimers(count: () => Promise<number>): void {
-    new Gauge({
-      name: 'dispatch_call_timers', help: 'Call timers waiting in Redis (a wave\'s end or a call\'s deadline; each becomes a job when due)', registers: [this.registry],
-      async collect() {
-        this.set(await count().catch(() => -1));
-      },
-    });
+    this.countAtScrape('dispatch_call_timers', 'Call timers waiting in Redis (a wave\'s end or a call\'s deadline; each becomes a job when due)', count);
   }
 
+  /** Report how many ledger stream entries are not yet written to SQLite at every scrape. */
   addLedgerLag(lag: () => Promise<number>): void {
+    this.countAtScrape('dispatch_ledger_lag', 'Ledger stream entries not yet written to SQLite', lag);
+  }
+
+  /** A gauge read from Redis at every scrape; -1 when Redis does not answer. */
+  private countAtScrape(name: string, help: string, count: () => Promise<number>): void {
     new Gauge({
-      name: 'dispatch_ledger_lag', help: 'Ledger stream entries not yet written to SQLite', registers: [this.registry],
+      name, help, registers: [this.registry],
       async collect() {
-        this.set(await lag().catch(() => -1));
+        this.set(await count().catch(() => -1));
       },
     });
   }

@@ -2,13 +2,14 @@
  * The sweep of call timers. Every open call that has been matched once has one timer in a Redis
  * sorted set (member `callId:wave`, score when due: its wave's end or its deadline), written by the
  * scripts in the same step as the state it guards (offer-6.lua; a safety timer from request-7.lua,
- * a due-now one from trip-cancel-5.lua) and dropped by the accept. So a call won in its first wave
- * costs no timer job at all.
+ * a due-now one from trip-cancel-5.lua) and dropped by the accept and the cancel. So a call won in
+ * its first wave costs no timer job at all.
  *
  * Every dispatcher sweeps the set: due timers are leased (due-timers-1.lua gives each to one
- * sweeper and pushes it back by LEASE_MS) and become `wave` jobs, one per lease. Only the fenced matching step consumes a timer; a run that never happens (a job that failed
- * for good, a sweeper that died before queueing it) comes due again when its lease ends. The step is
- * fenced by the wave number, so a timer that runs twice never moves a newer wave.
+ * sweeper and pushes it back by LEASE_MS) and become `wave` jobs, one per lease. Only the fenced
+ * matching step consumes a timer; a run that never happens (a job that failed for good, a sweeper
+ * that died before queueing it) comes due again when its lease ends. The step is fenced by the wave
+ * number, so a timer that runs twice never moves a newer wave.
  */
 import type { Logger } from 'pino';
 import type { Context } from '../context.js';

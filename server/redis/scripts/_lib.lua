@@ -10,6 +10,10 @@ local function callOffersKey(prefix, id) return prefix .. ':call:' .. id .. ':of
 local function driverKey(prefix, id) return prefix .. ':driver:' .. id end
 local function driverOffersKey(prefix, id) return prefix .. ':driver:' .. id .. ':offers' end
 local function passengerActiveKey(prefix, id) return prefix .. ':passenger:' .. id .. ':active' end
+-- A call's timer in the call timers ZSET (server/dispatch/timers.ts parses it back).
+local function callTimer(callId, wave) return callId .. ':' .. wave end
+-- The timer of the call's current wave.
+local function currentTimer(callKey, callId) return callTimer(callId, redis.call('HGET', callKey, 'wave') or '0') end
 
 -- Redis GEO indexes latitudes within ±85.05112878 only (Web Mercator) and fails the whole script
 -- beyond; the contract allows ±90, so positions nearer the poles are indexed at the limit.

@@ -62,6 +62,6 @@ for _, otherCall in ipairs(redis.call('HKEYS', KEYS[4])) do
 end
 redis.call('DEL', KEYS[4])
 
-redis.call('ZREM', KEYS[8], call.id .. ':' .. redis.call('HGET', KEYS[1], 'wave'))
+redis.call('ZREM', KEYS[8], currentTimer(KEYS[1], call.id))
 
 return {1, json, taken, busy, waitingNearDrivers(KEYS[5], KEYS[6], ARGV[5], ARGV[6], taken)}

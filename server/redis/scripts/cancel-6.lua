@@ -25,5 +25,5 @@ end
 if reason ~= '' then call.cancelReason = reason end
 local json = record(KEYS[1], KEYS[5], call, 'cancelled', nowIso)
 closeCall(prefix, KEYS[4], call)
-redis.call('ZREM', KEYS[6], call.id .. ':' .. (redis.call('HGET', KEYS[1], 'wave') or '0'))
+redis.call('ZREM', KEYS[6], currentTimer(KEYS[1], call.id))
 return {1, json, revoked, driverId, freed}

@@ -33,7 +33,7 @@ local prefix, callId = ARGV[1], ARGV[9]
 local now, nowIso = tonumber(ARGV[2]), ARGV[3]
 local waveSize, fence = tonumber(ARGV[5]), ARGV[7]
 -- A timer that ran is consumed here, whatever it finds.
-if fence ~= '' then redis.call('ZREM', KEYS[6], callId .. ':' .. fence) end
+if fence ~= '' then redis.call('ZREM', KEYS[6], callTimer(callId, fence)) end
 
 local call = loadCall(KEYS[1])
 if not call then return {-1} end
@@ -43,7 +43,7 @@ if call.status ~= 'requested' and call.status ~= 'offered' then
 end
 local wave = tonumber(redis.call('HGET', KEYS[1], 'wave'))
 if fence ~= '' and tonumber(fence) ~= wave then return {-11} end
-local timer = call.id .. ':' .. wave
+local timer = callTimer(call.id, wave)
 local deadline = tonumber(redis.call('HGET', KEYS[1], 'deadline'))
 if not deadline then
   deadline = now + tonumber(ARGV[8])
@@ -118,7 +118,7 @@ end
 redis.call('ZREM', KEYS[4], call.id)
 redis.call('ZREM', KEYS[6], timer)
 wave = redis.call('HINCRBY', KEYS[1], 'wave', 1)
-redis.call('ZADD', KEYS[6], math.min(expiresAt, deadline), call.id .. ':' .. wave)
+redis.call('ZADD', KEYS[6], math.min(expiresAt, deadline), callTimer(call.id, wave))
 if call.status == 'requested' then
   return {1, record(KEYS[1], KEYS[5], call, 'offered', nowIso), expiresAt, offered, 1, wave, expired}
 end

@@ -41,5 +41,5 @@ redis.call('SET', KEYS[1], callId, 'EX', tonumber(ARGV[9]))
 redis.call('SET', KEYS[2], callId)
 redis.call('ZADD', KEYS[4], now, callId)
 redis.call('ZADD', KEYS[5], now, callId)
-redis.call('ZADD', KEYS[7], now + tonumber(ARGV[10]), callId .. ':0')
+redis.call('ZADD', KEYS[7], now + tonumber(ARGV[10]), callTimer(callId, 0))
 return {1, json}

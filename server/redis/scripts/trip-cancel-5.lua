@@ -24,5 +24,5 @@ redis.call('HSET', KEYS[2], driverId, 'backedout')
 local freed = freeDriver(prefix, KEYS[3], driverId, now)
 local gen = redis.call('HINCRBY', KEYS[1], 'gen', 1)
 redis.call('HDEL', KEYS[1], 'deadline')
-redis.call('ZADD', KEYS[5], now, call.id .. ':' .. redis.call('HGET', KEYS[1], 'wave'))
+redis.call('ZADD', KEYS[5], now, currentTimer(KEYS[1], call.id))
 return {1, json, gen, freed}
