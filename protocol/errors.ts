@@ -55,8 +55,3 @@ export const DEFAULT_MESSAGE: Readonly<Record<ErrorCode, string>> = {
   UNAVAILABLE: 'a dependency is unavailable, try again',
   INTERNAL: 'internal error',
 };
-
-export interface WireError {
-  code: ErrorCode;
-  message: string;
-}

@@ -1,7 +1,6 @@
 /** Typed Socket.IO event maps for both directions, and the ack union. */
-import type { WireError } from './errors.js';
 import type {
-  Call, CallCancel, CallRef, CallRequest, DriverLocationPush, LatLng, Offer, OfferRevoked, TripCancel,
+  Call, CallCancel, CallRef, CallRequest, DriverLocationPush, Hello, LatLng, Offer, OfferRevoked, TripCancel, WireError,
 } from './schemas.js';
 
 /** Every ack is one of these two shapes, never a thrown exception. */
@@ -29,6 +28,7 @@ export interface ClientToServerEvents {
 }
 
 export interface ServerToClientEvents {
+  hello: (hello: Hello) => void;
   'call:status': (call: Call) => void;
   'driver:location': (loc: DriverLocationPush) => void;
   offer: (offer: Offer) => void;

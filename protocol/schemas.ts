@@ -1,5 +1,6 @@
 /** zod schemas of every payload in the contract; the server validates with these at the boundary. */
 import { z } from 'zod';
+import { ErrorCode } from './errors.js';
 import { CALL_STATUSES, RevokeReason, UserRole } from './status.js';
 
 /** User and call ids: 1–64 chars of [A-Za-z0-9_-]. */
@@ -65,6 +66,28 @@ export type OfferRevoked = z.infer<typeof OfferRevoked>;
 
 export const DriverLocationPush = z.object({ callId: z.string(), lat: z.number(), lng: z.number(), at: z.string() });
 export type DriverLocationPush = z.infer<typeof DriverLocationPush>;
+
+/** The first push on every connection: who the server took the token for, and its protocol version. */
+export const Hello = z.object({
+  protocol: z.string(),
+  userId: z.string(),
+  role: z.enum([UserRole.passenger, UserRole.driver, UserRole.admin]),
+});
+export type Hello = z.infer<typeof Hello>;
+
+/** Ack data and REST bodies that are not a Call. */
+export const OnlineResult = z.object({ status: z.literal('available') });
+export const OfflineResult = z.object({ status: z.literal('offline') });
+export const CallList = z.object({ items: z.array(Call) });
+export const Calls = z.array(Call);
+
+export const WireError = z.object({
+  code: z.enum(Object.values(ErrorCode) as [ErrorCode, ...ErrorCode[]]),
+  message: z.string(),
+});
+/** Every REST error: `{ error: { code, message } }`. */
+export const ErrorBody = z.object({ error: WireError });
+export type WireError = z.infer<typeof WireError>;
 
 export type CallRequest = z.infer<typeof CallRequest>;
 export type CallRef = z.infer<typeof CallRef>;

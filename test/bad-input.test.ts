@@ -8,7 +8,7 @@ import { SignJWT } from 'jose';
 import { io } from 'socket.io-client';
 import type { Call, ErrorCode, Offer, Response, UserRole } from '../protocol/index.js';
 import { signToken } from '../clients/cli/token.js';
-import { connect, DROPOFF, PICKUP, placeAt, TestClient, token } from './support/clients.js';
+import { connect, DROPOFF, PICKUP, placeAt, token, type TestClient } from './support/clients.js';
 import { SECRET, testConfig } from './support/env.js';
 import { startStack, type Stack } from './support/stack.js';
 
@@ -396,16 +396,8 @@ describe('bad input', () => {
         const gw = stack.gateways[1]!.url;
         const bystander = await connect(gw, `bystander-${transport}`, 'passenger');
         extra.push(bystander);
-        const socket = io(gw, { auth: { token: await token(`big-${transport}`, 'passenger') }, transports: [transport], reconnection: false, forceNew: true });
-        const big = new TestClient(socket, `big-${transport}`);
+        const big = await connect(gw, `big-${transport}`, 'passenger', { socket: { transports: [transport] } });
         extra.push(big);
-        await new Promise<void>((resolve, reject) => {
-          const deadline = setTimeout(() => reject(new Error('could not connect')), 10000);
-          socket.once('connect', () => {
-            clearTimeout(deadline);
-            resolve();
-          });
-        });
         const limit = testConfig(stack.env, 'gateway').MAX_SOCKET_FRAME_BYTES;
         expect(limit).to.equal(64 * 1024);
         const gone = disconnected(big);

@@ -11,8 +11,10 @@ import { pool } from '../../clients/cli/async.js';
 import { offset, randomPointWithin } from '../../clients/cli/geo.js';
 import { Latency, type Percentiles } from '../../clients/cli/report.js';
 import { DEFAULT_CENTER } from '../../clients/cli/sim/load.js';
-import { connected, ErrorTally, openSocket, send, type ClientSocket } from '../../clients/cli/sim/socket.js';
-import type { Call, LatLng, Offer } from '../../protocol/index.js';
+import { ErrorTally } from '../../clients/cli/sim/socket.js';
+import { signToken } from '../../clients/cli/token.js';
+import { connectClient, type DispatchClient } from '../../protocol/client.js';
+import type { Call, LatLng, UserRole } from '../../protocol/index.js';
 import type { TaskContext } from '../lib/ipc.js';
 
 export interface ContentionArgs {
@@ -72,9 +74,17 @@ export async function contention(a: ContentionArgs, ctx: TaskContext): Promise<C
   const winnerAck = new Latency();
   const reqToDispatched = new Latency();
   const races = new Map<string, Race>();
-  const sockets: ClientSocket[] = [];
+  const clients: DispatchClient[] = [];
   let urlIndex = 0;
   const nextUrl = () => a.urls[urlIndex++ % a.urls.length] as string;
+  /** A connected user on the next gateway; a fresh token for every (re)connect. */
+  const open = async (id: string, role: UserRole) => {
+    const client = await connectClient(nextUrl(), { token: () => signToken(a.secret, id, role, '1h') }).catch((err: unknown) => {
+      throw new Error(`${id}: could not connect: ${err instanceof Error ? err.message : String(err)}`);
+    });
+    clients.push(client);
+    return client;
+  };
   const result = {
     calls: 0, exactlyOne: 0, noWinner: 0, severalWinners: 0, riderMismatch: 0, incomplete: 0, accepts: 0,
   };
@@ -90,23 +100,21 @@ export async function contention(a: ContentionArgs, ctx: TaskContext): Promise<C
   };
 
   // Drivers: accept every offer at once.
-  interface Driver { id: string; socket: ClientSocket; at: LatLng }
+  interface Driver { id: string; client: DispatchClient; at: LatLng }
   const groups = Array.from({ length: a.groups }, (_, g) => ({ g, center: offset(center, 0, g * spacing), drivers: [] as Driver[] }));
   const t0 = performance.now();
   const all = groups.flatMap((grp) => Array.from({ length: a.driversPerCall }, (_, k) => ({ grp, k })));
   const made = await pool(all, 100, async ({ grp, k }) => {
     const id = `ct-${run}-g${grp.g}-d${k}`;
-    const socket = openSocket(nextUrl(), { id, role: 'driver' }, a.secret);
-    sockets.push(socket);
-    await connected(socket, id);
+    const client = await open(id, 'driver');
     const at = randomPointWithin(grp.center, a.radiusM ?? 300);
-    const d: Driver = { id, socket, at };
-    socket.on('offer', (offer: Offer) => {
+    const d: Driver = { id, client, at };
+    client.on('offer', (offer) => {
       const r = race(offer.callId);
       r.offers++;
       const sentAt = performance.now();
       result.accepts++;
-      void send(socket, 'offer:accept', { callId: offer.callId }).then((res) => {
+      void client.request('offer:accept', { callId: offer.callId }).then((res) => {
         const ms = performance.now() - sentAt;
         acceptAck.record(ms);
         if (res.ok) {
@@ -119,13 +127,13 @@ export async function contention(a: ContentionArgs, ctx: TaskContext): Promise<C
         r.acks++;
       });
     });
-    const res = await send(socket, 'driver:online', at);
+    const res = await client.request('driver:online', at);
     if (!res.ok) throw new Error(`${id}: driver:online ${res.error.code}`);
     grp.drivers.push(d);
   });
   const failedDrivers = made.filter((m) => m.status === 'rejected');
   if (failedDrivers.length) {
-    for (const s of sockets) s.disconnect();
+    for (const c of clients) c.close();
     const why = failedDrivers[0]?.status === 'rejected' ? String(failedDrivers[0].reason) : '';
     throw new Error(`${failedDrivers.length} contention drivers could not go online: ${why}`);
   }
@@ -133,10 +141,7 @@ export async function contention(a: ContentionArgs, ctx: TaskContext): Promise<C
   // Riders: one per group, one call at a time.
   const riders = await Promise.all(groups.map(async (grp) => {
     const id = `ct-${run}-g${grp.g}-r`;
-    const socket = openSocket(nextUrl(), { id, role: 'passenger' }, a.secret);
-    sockets.push(socket);
-    await connected(socket, id);
-    return { grp, socket };
+    return { grp, client: await open(id, 'passenger') };
   }));
   const connectS = (performance.now() - t0) / 1000;
   const started = performance.now();
@@ -145,7 +150,7 @@ export async function contention(a: ContentionArgs, ctx: TaskContext): Promise<C
     await Promise.all(riders.map(async (rider) => {
       // One call at a time: the `dispatched` push (which may beat the request's ack) is this call's.
       let onDispatched: ((c: Call) => void) | undefined;
-      rider.socket.on('call:status', (c: Call) => {
+      rider.client.on('call:status', (c) => {
         if (c.status === 'dispatched' && c.driverId) onDispatched?.(c);
       });
       for (let n = 0; n < a.callsPerGroup && !ctx.signal.aborted; n++) {
@@ -162,7 +167,7 @@ export async function contention(a: ContentionArgs, ctx: TaskContext): Promise<C
             resolve();
           };
         });
-        const req = await send(rider.socket, 'call:request', { requestId: randomUUID(), pickup, dropoff: offset(pickup, 1000, 0) });
+        const req = await rider.client.request('call:request', { requestId: randomUUID(), pickup, dropoff: offset(pickup, 1000, 0) });
         if (!req.ok) {
           errors.add(`call:request:${req.error.code}`);
           result.incomplete++;
@@ -192,7 +197,7 @@ export async function contention(a: ContentionArgs, ctx: TaskContext): Promise<C
         const winner = rider.grp.drivers.find((d) => d.id === r.winners[0]);
         if (winner) {
           for (const event of ['trip:arrived', 'trip:start', 'trip:complete'] as const) {
-            const res = await send(winner.socket, event, { callId });
+            const res = await winner.client.request(event, { callId });
             if (!res.ok) {
               errors.add(`${event}:${res.error.code}`);
               break;
@@ -203,8 +208,8 @@ export async function contention(a: ContentionArgs, ctx: TaskContext): Promise<C
       }
     }));
   } finally {
-    await Promise.all(groups.flatMap((grp) => grp.drivers.map((d) => send(d.socket, 'driver:offline', {}, 5000))));
-    for (const s of sockets) s.disconnect();
+    await Promise.all(groups.flatMap((grp) => grp.drivers.map((d) => d.client.request('driver:offline', {}, { timeoutMs: 5000 }))));
+    for (const c of clients) c.close();
   }
   const elapsedS = (performance.now() - started) / 1000;
   return {

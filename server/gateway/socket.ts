@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Server, type Socket } from 'socket.io';
 import {
-  rooms, type ClientToServerEvents, type Response, type ServerToClientEvents,
+  DEFAULT_MESSAGE, PROTOCOL_VERSION, protocolProblem, rooms, type ClientToServerEvents, type ErrorCode, type Response, type ServerToClientEvents,
 } from '../../protocol/index.js';
 import type { User } from '../calls/service.js';
 import type { Config } from '../config.js';
@@ -75,13 +75,18 @@ export function createSocketServer(http: HttpServer, d: SocketDeps): IoServer {
 
   io.use((socket, next) => {
     const auth = socket.handshake.auth as Record<string, unknown> | undefined;
+    const unsupported = protocolProblem(auth?.protocol);
+    if (unsupported) {
+      next(refusal('VALIDATION_FAILED', unsupported));
+      return;
+    }
     d.verify(auth?.token).then(
       (user) => {
         socket.data.user = { id: user.id, role: user.role };
         socket.data.exp = user.exp;
         next();
       },
-      () => next(new Error('UNAUTHORIZED')),
+      () => next(refusal('UNAUTHORIZED', DEFAULT_MESSAGE.UNAUTHORIZED)),
     );
   });
 
@@ -96,6 +101,8 @@ export function createSocketServer(http: HttpServer, d: SocketDeps): IoServer {
       d.metrics.sockets.dec({ role: user.role });
     });
     bindHandlers(socket, d);
+    // First on every connection, before the resync: the server's protocol version.
+    socket.emit('hello', { protocol: PROTOCOL_VERSION, userId: user.id, role: user.role });
     resync(socket, d).catch((err: unknown) => d.log.warn({ err, userId: user.id }, 'resync failed'));
     if (user.role !== 'driver') return;
     d.services.drivers.connected(user.id).catch((err: unknown) => d.log.warn({ err, userId: user.id }, 'presence update failed'));
@@ -107,6 +114,11 @@ export function createSocketServer(http: HttpServer, d: SocketDeps): IoServer {
     });
   });
   return io;
+}
+
+/** A refused handshake: `connect_error` with the code as its message and `{ code, message }` as its data. */
+function refusal(code: ErrorCode, message: string): Error & { data: { code: ErrorCode; message: string } } {
+  return Object.assign(new Error(code), { data: { code, message } });
 }
 
 /** A token that expires while connected ends that socket. */

@@ -1,8 +1,11 @@
-/** Real socket.io-client users for tests: every received event is recorded and can be awaited. */
-import { io, type Socket } from 'socket.io-client';
-import type {
-  ClientToServerEvents, Response, ServerToClientEvents, UserRole,
-} from '../../protocol/index.js';
+/**
+ * Real users for tests, on the protocol's DispatchClient: every received event is recorded and can
+ * be awaited. `client.send` is the typed way to talk to the server; `emit` goes through the raw
+ * socket so tests can also send invalid payloads and unknown events.
+ */
+import type { Socket } from 'socket.io-client';
+import { DispatchClient, type ClientOptions, type ClientSocket } from '../../protocol/client.js';
+import type { Response, UserRole } from '../../protocol/index.js';
 import { signToken } from '../../clients/cli/token.js';
 import { SECRET } from './env.js';
 import { until } from './wait.js';
@@ -14,14 +17,16 @@ export interface Seen {
 
 export class TestClient {
   readonly seen: Seen[] = [];
+  readonly socket: ClientSocket;
   constructor(
-    readonly socket: Socket<ServerToClientEvents, ClientToServerEvents>,
+    readonly client: DispatchClient,
     readonly id: string,
   ) {
-    socket.onAny((event: string, data: unknown) => this.seen.push({ event, data }));
+    this.socket = client.socket;
+    this.socket.onAny((event: string, data: unknown) => this.seen.push({ event, data }));
   }
 
-  /** Emit with an ack and a deadline. */
+  /** Emit anything (unchecked) with an ack and a deadline; resolves with the raw envelope. */
   async emit<T = unknown>(event: string, payload?: unknown, ms = 10000): Promise<Response<T>> {
     const s = this.socket as unknown as Socket;
     return (payload === undefined ? s.timeout(ms).emitWithAck(event) : s.timeout(ms).emitWithAck(event, payload)) as Promise<Response<T>>;
@@ -38,7 +43,7 @@ export class TestClient {
   }
 
   close(): void {
-    this.socket.close();
+    this.client.close();
   }
 }
 
@@ -46,33 +51,36 @@ export async function token(id: string, role: UserRole, ttl: string | number = '
   return signToken(SECRET, id, role, ttl);
 }
 
-/** Connect a user to a gateway; resolves once connected. */
-export async function connect(
-  url: string, id: string, role: UserRole, opts: { reconnection?: boolean; onTransportOpen?: () => void } = {},
-): Promise<TestClient> {
-  const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(url, {
-    auth: { token: await token(id, role) },
-    transports: ['websocket'],
-    reconnection: opts.reconnection ?? false,
-    reconnectionDelay: 100,
-    reconnectionDelayMax: 1000,
-    forceNew: true,
+export interface ConnectOptions {
+  /** socket.io-client's reconnection (off by default). */
+  reconnection?: boolean;
+  /** Runs once the transport is open, before the Socket.IO handshake is done. */
+  onTransportOpen?: () => void;
+  /** More options for socket.io-client's `io()` (e.g. `transports`). */
+  socket?: ClientOptions['socket'];
+}
+
+/** Connect a user to a gateway (websocket, a token from `token()`); resolves once connected. */
+export async function connect(url: string, id: string, role: UserRole, opts: ConnectOptions = {}): Promise<TestClient> {
+  const client = new DispatchClient(url, {
+    token: await token(id, role),
+    socket: {
+      transports: ['websocket'],
+      reconnection: opts.reconnection ?? false,
+      reconnectionDelay: 100,
+      reconnectionDelayMax: 1000,
+      ...opts.socket,
+    },
   });
-  const client = new TestClient(socket, id);
-  // Runs once the transport is open, before the Socket.IO handshake is done.
-  if (opts.onTransportOpen) socket.io.once('open', opts.onTransportOpen);
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${id} could not connect to ${url}`)), 10000);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    socket.once('connect_error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-  });
-  return client;
+  const test = new TestClient(client, id);
+  if (opts.onTransportOpen) client.socket.io.once('open', opts.onTransportOpen);
+  try {
+    await client.ready(10000);
+  } catch (err) {
+    client.close();
+    throw new Error(`${id} could not connect to ${url}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return test;
 }
 
 /** REST with a user's token. */

@@ -10,9 +10,8 @@ import {
 import { within } from '../async.js';
 import { distanceM, randomPointWithin, stepToward, wander } from '../geo.js';
 import { randomIn } from '../options.js';
-import {
-  ackLost, connected, openSocket, send, type ClientError, type ClientSocket, type Outcome,
-} from './socket.js';
+import { ackLost, type DispatchClient, type Outcome } from '../../../protocol/client.js';
+import { connectAs, openClient, type ClientError } from './socket.js';
 
 export interface DriverOptions {
   id: string;
@@ -72,7 +71,7 @@ export class SimDriver {
   /** Online as far as the server told it (and connected). */
   online = false;
   trip: Trip | null = null;
-  private socket: ClientSocket | undefined;
+  private client: DispatchClient | undefined;
   private readonly observers: DriverObserver[];
   /** Offers waiting for their answer, by call id. */
   private readonly decisions = new Map<string, NodeJS.Timeout>();
@@ -89,29 +88,24 @@ export class SimDriver {
   }
 
   get connected(): boolean {
-    return this.socket?.connected ?? false;
+    return this.client?.connected ?? false;
   }
 
   /** Connect and go online; resolves once the server has the driver available (or on its trip). */
   async start(): Promise<void> {
-    const socket = openSocket(this.o.url, { id: this.id, role: 'driver' }, this.o.secret);
-    this.socket = socket;
-    socket.on('offer', (offer) => this.onOffer(offer));
-    socket.on('offer:revoked', (r) => this.onRevoked(r));
-    socket.on('trip:status', (call) => this.onTripStatus(call));
-    socket.on('disconnect', () => {
+    const client = openClient(this.o.url, { id: this.id, role: 'driver' }, this.o.secret);
+    this.client = client;
+    client.on('offer', (offer) => this.onOffer(offer));
+    client.on('offer:revoked', (r) => this.onRevoked(r));
+    client.on('trip:status', (call) => this.onTripStatus(call));
+    client.socket.on('disconnect', () => {
       this.online = false;
     });
     // Every (re)connect: online again (after a long outage the grace period has put it offline).
-    socket.on('connect', () => {
+    client.socket.on('connect', () => {
       if (!this.stopping) this.ready = this.track(this.goOnline());
     });
-    try {
-      await connected(socket, this.id);
-    } catch (err) {
-      socket.close();
-      throw err;
-    }
+    await connectAs(client, this.id);
     const res = await (this.ready ?? this.goOnline());
     if (!res.ok) throw new Error(`${this.id}: driver:online failed: ${res.error.code} ${res.error.message}`);
     this.scheduleLocation();
@@ -129,34 +123,34 @@ export class SimDriver {
     this.decisions.clear();
     // An accept still on its way may win: let it land so the trip is handled below, not left busy.
     await within(Promise.allSettled([...this.inflight]), deadlineMs);
-    const socket = this.socket;
-    if (socket?.connected) {
+    const client = this.client;
+    if (client?.connected) {
       const trip = this.trip;
       if (trip) {
         clearTimeout(trip.timer);
         // Before the rider is aboard the trip goes back to dispatch; once started, it is finished.
         const res = trip.call.status === 'in_progress'
-          ? await send(socket, 'trip:complete', { callId: trip.call.id }, deadlineMs)
-          : await send(socket, 'trip:cancel', { callId: trip.call.id, reason: 'driver signed off' }, deadlineMs);
+          ? await client.request('trip:complete', { callId: trip.call.id }, { timeoutMs: deadlineMs })
+          : await client.request('trip:cancel', { callId: trip.call.id, reason: 'driver signed off' }, { timeoutMs: deadlineMs });
         if (!res.ok) this.fail(trip.call.status === 'in_progress' ? 'trip:complete' : 'trip:cancel', res.error);
         this.endTrip(trip, res.ok && res.data.status === 'completed' ? 'completed' : 'cancelled');
       }
-      const res = await send(socket, 'driver:offline', {}, deadlineMs);
+      const res = await client.request('driver:offline', {}, { timeoutMs: deadlineMs });
       if (!res.ok) this.fail('driver:offline', res.error);
     }
     this.online = false;
-    socket?.disconnect();
+    client?.close();
   }
 
   private async goOnline(): Promise<Outcome<unknown>> {
-    const socket = this.socket;
-    if (!socket) throw new Error('not started');
+    const client = this.client;
+    if (!client) throw new Error('not started');
     if (this.trip) {
       // The server keeps a driver on a trip busy across reconnects; nothing to announce.
       this.online = true;
       return { ok: true, data: null };
     }
-    const res = await send(socket, 'driver:online', this.position);
+    const res = await client.request('driver:online', this.position);
     if (res.ok || res.error.code === 'DRIVER_BUSY') {
       // DRIVER_BUSY: the server has a trip for this id (an earlier run); its trip:status resync adopts it.
       this.online = true;
@@ -196,16 +190,16 @@ export class SimDriver {
   }
 
   private async accept(callId: string): Promise<void> {
-    const socket = this.socket as ClientSocket;
+    const client = this.client as DispatchClient;
     this.accepting.add(callId);
     this.emit('acceptSent', this, callId, performance.now());
-    const res = await send(socket, 'offer:accept', { callId });
+    const res = await client.request('offer:accept', { callId });
     this.accepting.delete(callId);
     if (!res.ok) {
       this.emit('acceptFailed', this, callId, res.error);
       this.fail('offer:accept', res.error);
       // The ack was lost, not the accept: ask whether it won, so a won trip is not left hanging.
-      if (ackLost(res.error)) await this.recover(callId);
+      if (ackLost(res.error.code)) await this.recover(callId);
       return;
     }
     this.won(res.data);
@@ -221,12 +215,12 @@ export class SimDriver {
   }
 
   private async recover(callId: string): Promise<void> {
-    const res = await send(this.socket as ClientSocket, 'call:get', { callId });
+    const res = await (this.client as DispatchClient).request('call:get', { callId });
     if (res.ok && res.data.driverId === this.id && TRIP_STATUSES.includes(res.data.status)) this.won(res.data);
   }
 
   private async reject(callId: string): Promise<void> {
-    const res = await send(this.socket as ClientSocket, 'offer:reject', { callId });
+    const res = await (this.client as DispatchClient).request('offer:reject', { callId });
     if (res.ok) this.emit('rejected', this, callId);
     else this.fail('offer:reject', res.error);
   }
@@ -244,7 +238,7 @@ export class SimDriver {
   /** The next step of the trip: at the pickup → arrived, then started, then at the dropoff → completed. */
   private async step(trip: Trip): Promise<void> {
     if (this.trip !== trip || this.stopping) return;
-    const socket = this.socket as ClientSocket;
+    const client = this.client as DispatchClient;
     const from = trip.call.status;
     if (!(from in NEXT_STEP)) return;
     const { to, event } = NEXT_STEP[from as StepFrom];
@@ -254,11 +248,11 @@ export class SimDriver {
       // frees the driver at its last reported position.
       const dropoff = { lat: trip.call.dropoff.lat, lng: trip.call.dropoff.lng };
       this.position = distanceM(dropoff, this.o.home) <= this.o.spreadM ? dropoff : randomPointWithin(this.o.home, this.o.spreadM);
-      const loc = await send(socket, 'driver:location', this.position);
+      const loc = await client.request('driver:location', this.position);
       if (!loc.ok) this.fail('driver:location', loc.error);
       if (this.trip !== trip || this.stopping) return;
     }
-    const res = await send(socket, event, { callId: trip.call.id });
+    const res = await client.request(event, { callId: trip.call.id });
     if (this.trip !== trip) return; // ended meanwhile (cancelled by the rider)
     if (res.ok) {
       trip.call = res.data;
@@ -269,7 +263,7 @@ export class SimDriver {
       return;
     }
     this.fail(event, res.error);
-    if (ackLost(res.error) && ++trip.attempts < STEP_RETRIES) {
+    if (ackLost(res.error.code) && ++trip.attempts < STEP_RETRIES) {
       this.scheduleStep(trip, 1000);
       return;
     }
@@ -307,12 +301,12 @@ export class SimDriver {
   }
 
   private async moveAndReport(): Promise<void> {
-    const socket = this.socket;
-    if (!socket?.connected || !this.online || this.stopping) return;
+    const client = this.client;
+    if (!client?.connected || !this.online || this.stopping) return;
     const call = this.trip?.call;
     if (call) this.position = stepToward(this.position, call.status === 'in_progress' ? call.dropoff : call.pickup, DRIVE_STEP_M);
     else this.position = wander(this.position, this.o.home, this.o.spreadM, WANDER_STEP_M);
-    const res = await send(socket, 'driver:location', this.position);
+    const res = await client.request('driver:location', this.position);
     if (!res.ok) this.fail('driver:location', res.error);
   }
 

@@ -9,9 +9,8 @@ import {
   isTerminal, TRIP_STATUSES, type Call, type DriverLocationPush, type LatLng,
 } from '../../../protocol/index.js';
 import { deferred } from '../async.js';
-import {
-  ackLost, connected, openSocket, send, type ClientError, type ClientSocket, type Outcome,
-} from './socket.js';
+import { ackLost, type DispatchClient, type Outcome } from '../../../protocol/client.js';
+import { connectAs, openClient, type ClientError } from './socket.js';
 
 export interface RiderOptions {
   id: string;
@@ -50,7 +49,7 @@ export class SimRider {
   readonly id: string;
   /** The call of the ride under way (its latest known state), or the last one. */
   current: Call | null = null;
-  private socket: ClientSocket | undefined;
+  private client: DispatchClient | undefined;
   private readonly observers: RiderObserver[];
   /** While a request waits for its ack, pushes of not-yet-known calls are kept here, with when they came. */
   private early: { call: Call; at: number }[] | null = null;
@@ -65,7 +64,7 @@ export class SimRider {
   }
 
   get connected(): boolean {
-    return this.socket?.connected ?? false;
+    return this.client?.connected ?? false;
   }
 
   get busy(): boolean {
@@ -73,28 +72,23 @@ export class SimRider {
   }
 
   async connect(): Promise<void> {
-    const socket = openSocket(this.o.url, { id: this.id, role: 'passenger' }, this.o.secret);
-    this.socket = socket;
-    socket.on('call:status', (call) => this.onStatus(call));
-    socket.on('driver:location', (loc) => this.emit('location', this, loc));
+    const client = openClient(this.o.url, { id: this.id, role: 'passenger' }, this.o.secret);
+    this.client = client;
+    client.on('call:status', (call) => this.onStatus(call));
+    client.on('driver:location', (loc) => this.emit('location', this, loc));
     let first = true;
-    socket.on('connect', () => {
+    client.socket.on('connect', () => {
       // The resync after a reconnect covers non-terminal calls only: re-read one that may have ended.
       if (!first && this.current && !isTerminal(this.current.status)) void this.reread(this.current.id);
       first = false;
     });
-    try {
-      await connected(socket, this.id);
-    } catch (err) {
-      socket.close();
-      throw err;
-    }
+    await connectAs(client, this.id);
   }
 
   /** Request a ride and follow it until it ends (or the timeout, or `abort()`). */
   async ride(pickup: LatLng, dropoff: LatLng, opts: RideOptions = {}): Promise<RideResult> {
-    const socket = this.socket;
-    if (!socket) throw new Error('not connected');
+    const client = this.client;
+    if (!client) throw new Error('not connected');
     if (this.finished) throw new Error(`${this.id} already has a ride under way`);
     const done = deferred<RideResult>();
     this.finished = done.resolve;
@@ -106,9 +100,9 @@ export class SimRider {
     try {
       const requestId = randomUUID();
       this.emit('requestSent', this, requestId, sentAt);
-      let res: Outcome<Call> = await send(socket, 'call:request', { requestId, pickup, dropoff });
-      for (let retry = 0; !res.ok && ackLost(res.error) && retry < (this.o.requestRetries ?? 2) && this.finished; retry++) {
-        res = await send(socket, 'call:request', { requestId, pickup, dropoff });
+      let res: Outcome<Call> = await client.request('call:request', { requestId, pickup, dropoff });
+      for (let retry = 0; !res.ok && ackLost(res.error.code) && retry < (this.o.requestRetries ?? 2) && this.finished; retry++) {
+        res = await client.request('call:request', { requestId, pickup, dropoff });
       }
       this.emit('requestAcked', this, res, performance.now());
       const early = this.early;
@@ -138,8 +132,8 @@ export class SimRider {
   /** Cancel the current call; the result (also when refused) is returned, the new state applied. */
   async cancel(reason?: string): Promise<Outcome<Call> | null> {
     const call = this.current;
-    if (!this.socket || !call || isTerminal(call.status)) return null;
-    const res = await send(this.socket, 'call:cancel', reason ? { callId: call.id, reason } : { callId: call.id });
+    if (!this.client || !call || isTerminal(call.status)) return null;
+    const res = await this.client.request('call:cancel', reason ? { callId: call.id, reason } : { callId: call.id });
     if (res.ok) this.apply(res.data);
     else if (!this.closed) this.emit('error', this, 'call:cancel', res.error);
     return res;
@@ -147,8 +141,8 @@ export class SimRider {
 
   /** The rider's open calls, as the server has them. */
   async active(): Promise<Outcome<Call[]>> {
-    if (!this.socket) throw new Error('not connected');
-    return send(this.socket, 'call:active', {});
+    if (!this.client) throw new Error('not connected');
+    return this.client.request('call:active', {});
   }
 
   /** End the ride under way without waiting for its call (it is left as it is on the server). */
@@ -159,7 +153,7 @@ export class SimRider {
   close(): void {
     this.closed = true;
     this.abort();
-    this.socket?.disconnect();
+    this.client?.close();
   }
 
   private onStatus(call: Call): void {
@@ -183,7 +177,7 @@ export class SimRider {
   }
 
   private async reread(callId: string): Promise<void> {
-    const res = await send(this.socket as ClientSocket, 'call:get', { callId });
+    const res = await (this.client as DispatchClient).request('call:get', { callId });
     if (res.ok) this.apply(res.data);
   }
 

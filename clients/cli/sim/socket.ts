@@ -1,96 +1,40 @@
 /**
- * Sockets of simulated users: typed socket.io-client connections (websocket, normal reconnection,
- * a fresh token on every handshake) and acked sends that always resolve, never throw.
+ * What the CLI's simulated users add to the protocol's DispatchClient: a client per user that signs
+ * a fresh token on every handshake and reconnects normally, a connect that names the user when it
+ * fails, and error counts by code.
  */
-import { io, type Socket } from 'socket.io-client';
-import type {
-  Ack, ClientEvent, ClientToServerEvents, ErrorCode, ServerToClientEvents, UserRole,
-} from '../../../protocol/index.js';
+import { DispatchClient, DispatchError, type Outcome } from '../../../protocol/client.js';
+import type { UserRole } from '../../../protocol/index.js';
 import { signToken } from '../token.js';
 
-export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
-
-/** The payload and the ack data of a client event, from the protocol's event map. */
-export type Payload<E extends ClientEvent> = Parameters<ClientToServerEvents[E]>[0];
-export type AckData<E extends ClientEvent> = Parameters<ClientToServerEvents[E]>[1] extends Ack<infer T> ? T : never;
-
-/**
- * Client-side failures next to the contract's codes: no ack in time, the connection dropped while
- * waiting for it, or no connection could be made at all.
- */
-export type ClientErrorCode = ErrorCode | 'ACK_TIMEOUT' | 'DISCONNECTED' | 'CONNECT_FAILED';
-export interface ClientError {
-  code: ClientErrorCode;
-  message: string;
-}
-/** An ack as the contract gives it, or a client-side failure in the same shape. */
-export type Outcome<T> = { ok: true; data: T } | { ok: false; error: ClientError };
-
-export const ACK_TIMEOUT_MS = 10_000;
+/** A failed send as the helper reports it: a contract code or one of the client's own. */
+export type ClientError = Extract<Outcome<unknown>, { ok: false }>['error'];
 
 export interface User {
   id: string;
   role: UserRole;
 }
 
-/** Open a socket for `user`; it signs a new token for each (re)connect, so long runs outlive any TTL. */
-export function openSocket(url: string, user: User, secret: string): ClientSocket {
-  return io(url, {
-    auth: (cb) => {
-      signToken(secret, user.id, user.role, '1h').then(
-        (token) => cb({ token }),
-        () => cb({ token: '' }),
-      );
-    },
-    transports: ['websocket'],
-    forceNew: true,
-    reconnection: true,
-    reconnectionDelay: 500,
-    reconnectionDelayMax: 5000,
+/**
+ * A client for `user`, connecting in the background: it signs a new token for each (re)connect,
+ * so long runs outlive any TTL, and it reconnects with backoff after a drop. Add listeners, then
+ * `connectAs`.
+ */
+export function openClient(url: string, user: User, secret: string): DispatchClient {
+  return new DispatchClient(url, {
+    token: () => signToken(secret, user.id, user.role, '1h'),
+    socket: { reconnection: true, reconnectionDelay: 500, reconnectionDelayMax: 5000 },
   });
 }
 
-/** Resolve on the first `connect`; reject when refused for good (bad token) or after `ms`. */
-export function connected(socket: ClientSocket, what: string, ms = 30_000): Promise<void> {
-  if (socket.connected) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    let lastError = '';
-    const done = (err?: Error) => {
-      clearTimeout(timer);
-      socket.off('connect', onConnect);
-      socket.off('connect_error', onError);
-      if (err) reject(err);
-      else resolve();
-    };
-    const onConnect = () => done();
-    const onError = (err: Error) => {
-      lastError = err.message;
-      // A refused handshake (middleware error) is not retried by the client; network errors are.
-      if (!socket.active) done(new Error(`${what}: connection refused: ${err.message}`));
-    };
-    const timer = setTimeout(() => done(new Error(`${what}: no connection after ${ms} ms${lastError ? ` (${lastError})` : ''}`)), ms);
-    socket.on('connect', onConnect);
-    socket.on('connect_error', onError);
-  });
-}
-
-/** The ack was lost, not necessarily the event: the server may have acted on it. */
-export function ackLost(error: ClientError): boolean {
-  return error.code === 'ACK_TIMEOUT' || error.code === 'DISCONNECTED';
-}
-
-/** Emit `event` with an ack and a deadline; a missing ack becomes ACK_TIMEOUT (or DISCONNECTED). */
-export async function send<E extends ClientEvent>(socket: ClientSocket, event: E, payload: Payload<E>, ms = ACK_TIMEOUT_MS): Promise<Outcome<AckData<E>>> {
-  // The generic call cannot be checked against the event map; the signature above is.
-  const untyped = socket as unknown as Socket;
+/** Wait for the first connect; on failure the client is closed and the error names the user. */
+export async function connectAs(client: DispatchClient, who: string): Promise<void> {
   try {
-    return (await untyped.timeout(ms).emitWithAck(event, payload)) as Outcome<AckData<E>>;
+    await client.ready();
   } catch (err) {
-    // socket.io-client rejects pending acks when the connection drops, and on its own timeout.
-    if (err instanceof Error && /disconnected/.test(err.message)) {
-      return { ok: false, error: { code: 'DISCONNECTED', message: `the connection dropped before the ack of ${event}` } };
-    }
-    return { ok: false, error: { code: 'ACK_TIMEOUT', message: `no ack for ${event} within ${ms} ms` } };
+    client.close();
+    if (err instanceof DispatchError) throw new DispatchError(err.code, `${who}: could not connect: ${err.message}`);
+    throw err;
   }
 }
 
