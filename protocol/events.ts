@@ -43,4 +43,5 @@ export type ServerEvent = keyof ServerToClientEvents;
 export const rooms = {
   passenger: (id: string) => `passenger:${id}`,
   driver: (id: string) => `driver:${id}`,
+  admin: (id: string) => `admin:${id}`,
 } as const;

@@ -1,4 +1,4 @@
-/** Call statuses and the only moves between them (PROTOCOL.md, "Call"). */
+/** Call statuses and the only moves between them (docs/protocol.md, "The status machine"). */
 
 export const CallStatus = {
   requested: 'requested',

@@ -18,7 +18,7 @@ export function protocolMajor(version: string): number | undefined {
 
 /**
  * Why a client's `auth.protocol` cannot be served, or undefined when it can. A client that sends
- * none is served as the current major.
+ * none is served as 1.x (docs/protocol.md, "Versions and compatibility").
  */
 export function protocolProblem(claimed: unknown): string | undefined {
   if (claimed === undefined) return undefined;

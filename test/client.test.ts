@@ -28,7 +28,7 @@ describe('protocol client helper', () => {
   const clients: DispatchClient[] = [];
   const url = (node: number) => stack.gateways[node]!.url;
   /** A connected client for `id`, closed after the test. */
-  const user = async (node: number, id: string, role: 'passenger' | 'driver', o: Partial<ClientOptions> = {}) => {
+  const user = async (node: number, id: string, role: 'passenger' | 'driver' | 'admin', o: Partial<ClientOptions> = {}) => {
     const c = await connectClient(url(node), { token: await token(id, role), connectTimeoutMs: 10000, ...o });
     clients.push(c);
     return c;
@@ -92,6 +92,18 @@ describe('protocol client helper', () => {
       expect(await helloOf(minor)).to.deep.equal({ protocol: PROTOCOL_VERSION, userId: 'rider-v14', role: 'passenger' });
       const unversioned = await user(0, 'rider-none', 'passenger', { protocol: false });
       expect(await helloOf(unversioned)).to.include({ protocol: PROTOCOL_VERSION, userId: 'rider-none' });
+    });
+    it('an admin whose id is also a rider\'s gets that rider\'s hello only, never its pushes (rooms are per role)', async () => {
+      const admin = await user(0, 'same-id', 'admin');
+      const pushes: string[] = [];
+      admin.socket.onAny((event: string) => pushes.push(event));
+      const rider = await user(0, 'same-id', 'passenger');
+      const told = rider.next('call:status', () => true, 10000); // pushed before the ack
+      const call = await rider.send('call:request', { requestId: 'r-same', pickup: PICKUP, dropoff: DROPOFF });
+      expect((await told).id).to.equal(call.id);
+      // The admin's own round trip on the same gateway comes after any push sent to it before.
+      expect((await admin.send('call:get', { callId: call.id })).id).to.equal(call.id);
+      expect(pushes).to.deep.equal([]);
     });
   });
 

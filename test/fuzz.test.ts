@@ -9,7 +9,9 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import type { Socket } from 'socket.io-client';
-import type { ClientEvent, Response, UserRole } from '../protocol/index.js';
+import {
+  ACTIONS, actionOfEvent, actionOfRoute, answerCodes, type ClientEvent, type ErrorCode, type Response, type UserRole,
+} from '../protocol/index.js';
 import { socketHandlers, type Services } from '../server/gateway/handlers.js';
 import { connect, DROPOFF, token, type TestClient } from './support/clients.js';
 import { ackProblem, normalRide, rawHttp, restProblem, type RawResponse } from './support/hostile.js';
@@ -270,6 +272,27 @@ const method = fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE');
 type Route = 'POST /api/calls' | 'GET /api/calls' | 'GET /api/calls/:id' | 'POST /api/calls/:id/accept' | 'POST /api/calls/:id/cancel';
 const ROUTES: Route[] = ['POST /api/calls', 'GET /api/calls', 'GET /api/calls/:id', 'POST /api/calls/:id/accept', 'POST /api/calls/:id/cancel'];
 
+/** Every code an event may answer, from the action table. */
+function socketCodes(event: ClientEvent): ErrorCode[] {
+  const action = actionOfEvent(event);
+  if (!action) throw new Error(`${event} is not in the action table`);
+  return answerCodes(action, 'socket');
+}
+
+/**
+ * A route answered with its own method must answer one of its action's codes. (Another method is
+ * another route, or none: 404.)
+ */
+function codeProblem(route: Route, method: string | undefined, res: RawResponse): string | null {
+  const [m, pattern] = route.split(' ') as [string, string];
+  if ((method ?? m) !== m || res.status < 400) return null;
+  const action = actionOfRoute(m, pattern);
+  if (!action) return `${route} is not in the action table`;
+  const code = (res.json as { error: { code: ErrorCode } }).error.code;
+  const allowed = answerCodes(action, 'rest');
+  return allowed.includes(code) ? null : `${code} is not among the action's codes (${allowed.join(', ')})`;
+}
+
 describe('fuzz', function () {
   this.timeout(120000);
   let stack: Stack;
@@ -292,9 +315,10 @@ describe('fuzz', function () {
     await stack.stop();
   });
 
-  it('the fuzzed events are exactly the server\'s handler table', () => {
+  it('the fuzzed events are exactly the server\'s handler table, and the routes the action table\'s', () => {
     // The table only closes over the services; nothing runs.
     expect(Object.keys(socketHandlers({} as Services)).sort()).to.deep.equal([...EVENT_NAMES].sort());
+    expect(ACTIONS.flatMap((a) => (a.route ? [`${a.route.method.toUpperCase()} ${a.route.path}`] : [])).sort()).to.deep.equal([...ROUTES].sort());
   });
 
   /** Emit with an ack; the ack, or a failure if none came (a dropped connection or a swallowed event). */
@@ -315,10 +339,12 @@ describe('fuzz', function () {
     for (const id of found) if (typeof id === 'string' && !knownCalls.includes(id)) knownCalls.push(id);
   }
 
-  function check(res: unknown, what: () => string): void {
+  /** `allowed`: the codes the action table lists for this event (protocol/actions.ts). */
+  function check(res: unknown, what: () => string, allowed: readonly ErrorCode[]): void {
     const problem = ackProblem(res);
     if (problem) throw new Error(`${what()}: ${problem}`);
     const r = res as Response<unknown>;
+    if (!r.ok && !allowed.includes(r.error.code)) throw new Error(`${what()}: ${r.error.code} is not among the action's codes (${allowed.join(', ')})`);
     if (r.ok) remember(r.data);
     if (r.ok) seen.ok = (seen.ok ?? 0) + 1;
     else {
@@ -335,7 +361,7 @@ describe('fuzz', function () {
           fc.asyncProperty(roleFor(event), argsFor(event), async (role, args) => {
             fc.pre(sendable(args));
             const res = await emit(role, event, args);
-            check(res, () => `${role} ${event} ${JSON.stringify(args)?.slice(0, 300)}`);
+            check(res, () => `${role} ${event} ${JSON.stringify(args)?.slice(0, 300)}`, socketCodes(event));
           }),
           { numRuns: RUNS, examples: EXAMPLES[event] ?? [] },
         );
@@ -352,7 +378,7 @@ describe('fuzz', function () {
         fc.asyncProperty(fc.constantFrom(...ROLES), name, fc.oneof(tree, fc.constant({})), async (role, event, payload) => {
           fc.pre(sendable([event, payload]));
           const res = await emit(role, event, [payload]);
-          check(res, () => `${role} ${JSON.stringify(event).slice(0, 80)}`);
+          check(res, () => `${role} ${JSON.stringify(event).slice(0, 80)}`, Object.hasOwn(EVENTS, event) ? socketCodes(event as ClientEvent) : ['VALIDATION_FAILED']);
           if (!Object.hasOwn(EVENTS, event)) expect(res).to.have.nested.property('error.code', 'VALIDATION_FAILED');
         }),
         { numRuns: RUNS },
@@ -388,7 +414,7 @@ describe('fuzz', function () {
             }),
             async (o) => {
               const res = await send(route, o);
-              const problem = restProblem(res);
+              const problem = restProblem(res) ?? codeProblem(route, o.method, res);
               if (problem) throw new Error(`${o.method ?? ''} ${route} ${JSON.stringify({ ...o, body: o.body.toString().slice(0, 200) })}: ${problem}`);
               if (res.status >= 500) throw new Error(`${route} ${JSON.stringify(o).slice(0, 300)}: ${res.status} ${res.text.slice(0, 200)}`);
             },

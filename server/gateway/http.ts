@@ -12,6 +12,7 @@ import type { Guard } from '../guard.js';
 import type { InFlight } from '../inflight.js';
 import type { Metrics } from '../metrics.js';
 import { bearer, type Verify } from './auth.js';
+import { docsRouter } from './docs.js';
 import type { Services } from './handlers.js';
 import type { Limits } from './limits.js';
 import { originAllowed } from './origins.js';
@@ -56,6 +57,7 @@ export function createHttpApp(d: HttpDeps): express.Express {
     }, next);
   });
 
+  app.use(docsRouter());
   if (d.api) mountApi(app, d, d.api);
 
   app.use((_req: Request, res: Response) => {

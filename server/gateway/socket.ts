@@ -92,7 +92,8 @@ export function createSocketServer(http: HttpServer, d: SocketDeps): IoServer {
 
   io.on('connection', (socket) => {
     const { user } = socket.data;
-    const room = user.role === 'driver' ? rooms.driver(user.id) : rooms.passenger(user.id);
+    // Each role has rooms of its own: an admin whose id is also a rider's never gets that rider's pushes.
+    const room = rooms[user.role](user.id);
     void socket.join(room);
     d.metrics.sockets.inc({ role: user.role });
     const expiry = endAtExpiry(socket);
