@@ -41,6 +41,8 @@ const schema = z.object({
   ALLOWED_ORIGINS: z.string().default('').transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean)),
   /** pino level. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `json` lines or `pretty` lines for a person; unset = pretty on a terminal outside production (server/log.ts). */
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   /** Largest Socket.IO frame, in bytes. */
   MAX_SOCKET_FRAME_BYTES: int(64 * 1024, 1024),
   /** Largest REST JSON body, in bytes. */
@@ -53,6 +55,11 @@ const schema = z.object({
   LEDGER_CLAIM_IDLE_MS: int(30000, 100),
   /** Start a private redis-server when nothing answers at the default REDIS_URL. */
   EMBEDDED_REDIS: bool(true),
+  /**
+   * Test seam: with REDIS_URL unset, the address checked (and used when it answers) instead of the
+   * default redis://127.0.0.1:6379, so a test can make "nothing answers" true. Read only by ensureRedis.
+   */
+  EMBEDDED_REDIS_PROBE_URL: z.string().url().optional(),
   /** Events and REST requests one user may make per second (0 = no limit). */
   RATE_LIMIT_PER_S: int(20, 0),
   /** driver:location events one driver may send per second (0 = no limit). */

@@ -1,11 +1,18 @@
 /**
  * One-command start: when REDIS_URL was not set and nothing answers at the default address,
- * start a private `redis-server` child with its data under ./data, and stop it on exit.
+ * start a private `redis-server` with its data under ./data, and stop it on exit.
+ *
+ * The private redis-server never outlives this process: it runs under redis-watchdog.js, in a
+ * process group of its own (so a Ctrl-C at the terminal reaches only the server, which stops Redis
+ * after it has drained), and the watchdog stops it when this process stops it, exits, or dies in
+ * any way, kill -9 included: the watchdog's stdin is a pipe from this process, which the kernel
+ * closes when this process is gone.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
@@ -40,12 +47,16 @@ export function freePort(): Promise<number> {
   });
 }
 
+const WATCHDOG = fileURLToPath(new URL('./redis-watchdog.js', import.meta.url));
+
 export async function ensureRedis(config: Config, log: Logger): Promise<RedisHandle> {
-  const none: RedisHandle = { url: config.REDIS_URL, stop: () => Promise.resolve() };
-  if (config.redisUrlExplicit || !config.EMBEDDED_REDIS || (await answers(config.REDIS_URL))) return none;
+  if (config.redisUrlExplicit || !config.EMBEDDED_REDIS) return { url: config.REDIS_URL, stop: () => Promise.resolve() };
+  // The default address, or the test seam EMBEDDED_REDIS_PROBE_URL in its place.
+  const probe = config.EMBEDDED_REDIS_PROBE_URL ?? config.REDIS_URL;
+  if (await answers(probe)) return { url: probe, stop: () => Promise.resolve() };
   if (spawnSync('redis-server', ['--version']).status !== 0) {
     throw new Error(
-      `nothing answers at ${config.REDIS_URL} and no redis-server binary was found.\n` +
+      `nothing answers at ${probe} and no redis-server binary was found.\n` +
         'Install Redis 7 (e.g. `apt-get install redis-server`, `brew install redis`, or `docker run -p 6379:6379 redis:7`), or set REDIS_URL.',
     );
   }
@@ -53,24 +64,31 @@ export async function ensureRedis(config: Config, log: Logger): Promise<RedisHan
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
   const child: ChildProcess = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--maxmemory-policy', 'noeviction'],
-    { stdio: 'ignore' },
+    process.execPath,
+    [WATCHDOG, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--maxmemory-policy', 'noeviction'],
+    { stdio: ['pipe', 'ignore', 'ignore'], detached: true },
   );
+  child.stdin?.on('error', () => undefined); // nothing is ever written; the pipe only has to stay open
+  const running = () => child.exitCode === null && child.signalCode === null;
+  const kill = () => {
+    if (running()) child.kill('SIGTERM');
+  };
+  process.once('exit', kill);
   const url = `redis://127.0.0.1:${port}`;
   const deadline = Date.now() + 10000;
   while (!(await answers(url))) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error('the private redis-server did not start');
+    if (!running() || Date.now() > deadline) {
+      kill();
+      throw new Error('the private redis-server did not start');
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
-  log.warn({ url, dir }, `nothing answered at ${config.REDIS_URL}: started a private redis-server (data in ./data/redis); set REDIS_URL to use your own`);
-  const kill = () => child.kill('SIGTERM');
-  process.once('exit', kill);
+  log.warn({ url, dir }, `nothing answered at ${probe}: started a private redis-server (data in ./data/redis); set REDIS_URL to use your own`);
   return {
     url,
     stop: async () => {
       process.off('exit', kill);
-      if (child.exitCode !== null) return;
+      if (!running()) return;
       const exited = new Promise((r) => child.once('exit', r));
       kill();
       await exited;

@@ -1,8 +1,12 @@
-/** Entry point of `npm start`: read the configuration, make sure Redis is there, start ROLE. */
+/**
+ * Entry point of `npm start` (and of the compiled `node dist/server/main.js`): read the
+ * configuration, make sure Redis is there, start ROLE. SIGTERM, SIGINT and SIGHUP (the terminal
+ * was closed) all stop it cleanly, the private redis-server (if one was started) last.
+ */
 import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { ensureRedis } from './embedded-redis.js';
-import { createLogger } from './log.js';
+import { createLogger, logFormat } from './log.js';
 
 async function main(): Promise<void> {
   let config;
@@ -15,7 +19,8 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const log = createLogger(config.LOG_LEVEL, config.ROLE);
+  const format = logFormat({ isTTY: process.stdout.isTTY === true, NODE_ENV: config.NODE_ENV, LOG_FORMAT: config.LOG_FORMAT });
+  const log = createLogger(config.LOG_LEVEL, config.ROLE, format);
   for (const w of config.warnings) log.warn(w);
   const redis = await ensureRedis(config, log);
   const app = await createApp({ ...config, REDIS_URL: redis.url }, log);
@@ -37,8 +42,7 @@ async function main(): Promise<void> {
   };
   // No input may take the process down: log what escaped every handler instead of crashing.
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => shutdown(signal));
 }
 
 main().catch((err: unknown) => {

@@ -16,12 +16,28 @@ describe('configuration', () => {
     expect(c.warnings.join()).to.contain('JWT_SECRET');
   });
 
-  it('reads every variable of the contract', () => {
-    const contract = readFileSync(new URL('../../shared/PROTOCOL.md', import.meta.url), 'utf8');
-    const table = contract.slice(contract.indexOf('| variable |'));
-    const names = [...table.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]);
+  it('docs/protocol.md documents exactly the variables it reads, with their defaults', () => {
+    const contract = readFileSync(new URL('../docs/protocol.md', import.meta.url), 'utf8');
+    const lines = contract.split('\n');
+    const header = lines.findIndex((l) => l.trim() === '| variable | default | meaning |');
+    expect(header, 'a configuration table headed | variable | default | meaning |').to.be.greaterThan(-1);
+    const rows: string[] = [];
+    for (let i = header + 2; i < lines.length && lines[i]!.startsWith('|'); i++) rows.push(lines[i]!);
+    const names = rows.map((r) => /^\| `([A-Z_]+)` \|/.exec(r)?.[1]);
     expect(names.length).to.be.greaterThan(10);
+    expect(names, 'every row names a variable as `NAME`').to.not.include(undefined);
+    expect(names, 'no variable twice').to.have.length(new Set(names).size);
     expect(CONFIG_VARIABLES).to.include.members(names as string[]);
+    expect(names).to.include.members(CONFIG_VARIABLES);
+    // A default written as a number or as `text` is the one loadConfig gives.
+    const c = loadConfig({}) as unknown as Record<string, unknown>;
+    for (const row of rows) {
+      const [cell, def] = row.slice(1, -1).split(' | ').map((x) => x.trim());
+      const name = cell!.slice(1, -1);
+      const text = /^`([^`]+)`$/.exec(def!)?.[1];
+      if (/^\d+$/.test(def!)) expect(c[name], `the default of ${name}`).to.equal(Number(def));
+      else if (text !== undefined) expect(String(c[name]), `the default of ${name}`).to.equal(text);
+    }
   });
 
   it('parses lists and numbers', () => {

@@ -14,6 +14,24 @@ interface Service {
   volumes?: (string | { source?: string })[];
 }
 
+interface Instruction {
+  keyword: string;
+  args: string;
+}
+
+/** Dockerfile instructions per stage (comments dropped, continuation lines joined). */
+function dockerStages(text: string): { name: string | undefined; instructions: Instruction[] }[] {
+  const joined = text.split('\n').filter((l) => !/^\s*#/.test(l)).join('\n').replace(/\\\n/g, ' ');
+  const stages: { name: string | undefined; instructions: Instruction[] }[] = [];
+  for (const line of joined.split('\n').map((l) => l.trim()).filter(Boolean)) {
+    const m = /^(\S+)\s*(.*)$/.exec(line)!;
+    const ins = { keyword: m[1]!.toUpperCase(), args: m[2]! };
+    if (ins.keyword === 'FROM') stages.push({ name: /\sAS\s+(\S+)/i.exec(ins.args)?.[1], instructions: [] });
+    stages.at(-1)?.instructions.push(ins);
+  }
+  return stages;
+}
+
 const root = new URL('../', import.meta.url);
 const read = (path: string) => readFileSync(new URL(path, root), 'utf8');
 const text = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(' ') : (v ?? ''));
@@ -56,6 +74,44 @@ describe('deployment files', () => {
     expect(existsSync(new URL('deploy/nginx.conf', root))).to.equal(true);
     const conf = read('deploy/nginx.conf');
     for (const needle of ['proxy_set_header Upgrade', 'gateway-1:3000', 'gateway-2:3000', 'ip_hash']) expect(conf).to.contain(needle);
+  });
+
+  it('runs the compiled server in the image, with production dependencies only and no tsx', () => {
+    const stages = dockerStages(read('Dockerfile'));
+    const runtime = stages.at(-1)!;
+    const cmd = runtime.instructions.filter((i) => i.keyword === 'CMD').pop();
+    expect(JSON.parse(cmd?.args ?? 'null'), 'CMD (exec form)').to.deep.equal(['node', 'dist/server/main.js']);
+    expect(runtime.instructions.filter((i) => i.keyword === 'ENTRYPOINT'), 'no ENTRYPOINT').to.deep.equal([]);
+    for (const i of runtime.instructions) expect(i.args, `runtime ${i.keyword}`).to.not.match(/\btsx\b/);
+    // What the runtime stage copies, and from which stage.
+    const copies = runtime.instructions.filter((i) => i.keyword === 'COPY').map((i) => ({
+      from: /--from=(\S+)/.exec(i.args)?.[1],
+      // Sources, relative to /app, without a trailing slash.
+      paths: i.args.replace(/--\S+/g, '').trim().split(/\s+/).slice(0, -1).map((p) => p.replace(/^(\/app\/|\.\/)/, '').replace(/(.)\/$/, '$1')),
+    }));
+    for (const c of copies) for (const p of c.paths) expect(p, 'no sources or TypeScript config at run time').to.not.match(/^(server|protocol|tsconfig[^/]*|\.)(\/|$)|\.ts$/);
+    const stageOf = (path: string) => {
+      const c = copies.find((x) => x.paths.includes(path));
+      expect(c?.from, `the runtime stage copies ${path} from a build stage`).to.be.a('string');
+      const stage = stages.find((st) => st.name === c!.from);
+      expect(stage, `stage ${c!.from}`).to.not.equal(undefined);
+      return stage!.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args).join('\n');
+    };
+    expect(stageOf('dist')).to.match(/npm run build/);
+    // node_modules without devDependencies: pruned after the build, or installed with --omit=dev.
+    expect(stageOf('node_modules')).to.match(/npm (prune|ci)\b[^\n]*--omit=dev/);
+    const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string>; devDependencies: Record<string, string>; scripts: Record<string, string> };
+    expect(pkg.dependencies, 'tsx is not a production dependency').to.not.have.property('tsx');
+    expect(pkg.devDependencies).to.have.property('tsx');
+    expect(pkg.scripts.build).to.contain('tsconfig.build.json');
+  });
+
+  it('runs the image as built in compose (no command with tsx)', () => {
+    for (const name of appServices) {
+      const s = services[name]!;
+      expect(JSON.stringify(s), `${name} never mentions tsx`).to.not.match(/\btsx\b/);
+      if (s.command !== undefined) expect(text(s.command), `${name} command`).to.match(/^node dist\/server\/main\.js\b/);
+    }
   });
 
   it('builds in stages and runs as a non-root user with a HEALTHCHECK', () => {

@@ -474,6 +474,18 @@ describe('kubernetes manifests (deploy/k8s)', () => {
   });
 
   describe('every app pod', () => {
+    it('runs the compiled server, node dist/server/main.js, and nothing anywhere runs tsx', () => {
+      for (const w of appWorkloads) {
+        const c = appContainer(w);
+        expect([...(c.command ?? []), ...(c.args ?? [])], `${w.metadata.name} command`).to.deep.equal(['node', 'dist/server/main.js']);
+      }
+      const strings = (v: unknown): string[] =>
+        typeof v === 'string' ? [v] : v && typeof v === 'object' ? Object.values(v).flatMap(strings) : [];
+      for (const o of objects) {
+        for (const value of strings(o)) expect(value, `${o.kind} ${o.metadata.name}`).to.not.match(/\btsx\b/);
+      }
+    });
+
     it('probes /healthz (liveness) and /readyz (readiness) on the named port', () => {
       for (const w of appWorkloads) {
         const c = appContainer(w);
@@ -513,7 +525,7 @@ describe('kubernetes manifests (deploy/k8s)', () => {
           for (const m of c.volumeMounts ?? []) expect(volumes.has(m.name), `${w.metadata.name}: volume ${m.name}`).to.equal(true);
         }
       }
-      // tsx writes its compile cache to the temporary directory.
+      // A writable scratch directory for Node and the libraries (the root file system is read-only).
       for (const w of appWorkloads) expect(appContainer(w).volumeMounts?.some((m) => m.mountPath === '/tmp' && !m.readOnly), `${w.metadata.name} /tmp`).to.equal(true);
     });
   });

@@ -1,7 +1,8 @@
 /**
  * `dispatch demo` (npm run demo): starts the server as `npm start` would, then simulated drivers
  * around a city centre and a new rider every few seconds, and tells the story of each ride.
- * Ctrl-C stops the riders, the drivers and then the server.
+ * Ctrl-C, SIGTERM or closing the terminal (SIGHUP) stops the riders, the drivers and then the
+ * server, which stops its private Redis if it started one.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -24,7 +25,12 @@ import { DriverFleet } from '../sim/fleet.js';
 import { SimRider } from '../sim/rider.js';
 import { DEFAULT_CENTER } from '../sim/load.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+/** Run from the TypeScript sources (tsx) or from the compiled dist/ of `npm run build`. */
+const COMPILED = import.meta.url.endsWith('.js');
+/** Where server/ is: the repository, or dist/ when compiled. */
+const CODE_ROOT = new URL('../../../', import.meta.url);
+/** The package's directory (the server's working directory: ./data lives there). */
+const ROOT = fileURLToPath(COMPILED ? new URL('../', CODE_ROOT) : CODE_ROOT);
 
 export interface DemoOptions {
   port: number;
@@ -51,7 +57,7 @@ export function demoCommand(): Command {
     .option('--accept-rate <p>', 'probability that a driver accepts an offer', numberIn(0, 1), 0.8)
     .addOption(new Option('--accept-delay-ms <min-max>', 'delay before a driver answers').argParser(parseRange).default([500, 2500], '500-2500'))
     .option('--trip-ms <ms>', 'length of each trip', intIn(0), 12_000)
-    .addHelpText('after', '\nThe server runs as a child (ROLE=all, its own defaults otherwise: Redis at 127.0.0.1:6379 or a private one).\nCtrl-C stops everything, the server included.')
+    .addHelpText('after', '\nThe server runs as a child (ROLE=all, its own defaults otherwise: Redis at 127.0.0.1:6379 or a private one).\nCtrl-C (or closing the terminal) stops everything, the server included.')
     .action(async (o: DemoOptions) => {
       process.exitCode = await runDemo(o);
     });
@@ -99,12 +105,14 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   }
 }
 
-/** The server as `npm start` runs it (one process, tsx loader), in its own process group so a
- *  Ctrl-C reaches the demo first and the server is stopped after its clients. */
+/** The server as `npm start` runs it (one process, tsx loader; compiled: node dist/server/main.js),
+ *  in its own process group so a Ctrl-C reaches the demo first and the server is stopped after its
+ *  clients. It logs JSON lines whatever the terminal, since showServerLine reads them. */
 function startServer(o: DemoOptions): ChildProcess {
-  const env: NodeJS.ProcessEnv = { ...process.env, ROLE: 'all', PORT: String(o.port), LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' };
+  const env: NodeJS.ProcessEnv = { ...process.env, ROLE: 'all', PORT: String(o.port), LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', LOG_FORMAT: 'json' };
   if (o.secret !== DEV_JWT_SECRET) env.JWT_SECRET = o.secret;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = COMPILED ? [fileURLToPath(new URL('server/main.js', CODE_ROOT))] : ['--import', 'tsx', 'server/main.ts'];
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   for (const stream of [child.stdout, child.stderr]) {
     if (stream) createInterface({ input: stream }).on('line', showServerLine);
   }
