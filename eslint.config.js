@@ -33,4 +33,41 @@ export default tseslint.config(
       globals: { window: 'readonly', document: 'readonly', location: 'readonly', fetch: 'readonly', SwaggerUIBundle: 'readonly', AsyncApiStandalone: 'readonly' },
     },
   },
+  {
+    // The bench and the CLI build on the dev kit (server/devkit/), never on the tests' code.
+    files: ['bench/**', 'clients/**'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ regex: '(^|/)test(/|$)', message: 'bench/ and clients/ must not import test/: use the dev kit in server/devkit/.' }],
+      }],
+    },
+  },
+  // Roles match processes: gateway code (sockets, REST, the riders' and drivers' actions) and
+  // dispatcher code (matching, timers, the ledger writer) never import each other. What both use
+  // lives beside them: the command layer (server/redis/), effects, jobs, pushes. server/app.ts
+  // composes a process of either role and may import both.
+  {
+    files: ['server/gateway/**', 'server/calls/**'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ regex: '(^|/)(dispatch|ledger)/', message: 'gateway code must not import dispatcher code (server/dispatch/, server/ledger/).' }],
+      }],
+    },
+  },
+  {
+    files: ['server/dispatch/**', 'server/ledger/**'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ regex: '(^|/)(gateway|calls)/', message: 'dispatcher code must not import gateway code (server/gateway/, server/calls/).' }],
+      }],
+    },
+  },
+  {
+    files: ['protocol/**'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ regex: '(^|/)server/', message: 'protocol/ is a package of its own: it never imports the server.' }],
+      }],
+    },
+  },
 );

@@ -1,14 +1,15 @@
 /**
  * The table of actions: for every thing a client can ask, its Socket.IO event and REST route, who
- * may ask, the payload and result schemas, and every error code it can answer. The OpenAPI and
- * AsyncAPI generators read it, the fuzz test holds the server to it, and docs/protocol.md
- * describes it. An action's own codes are listed with it; the codes every action can answer over a
- * transport (validation, limits, outages) are listed once per transport below.
+ * may ask, the payload and result schemas, and every error code it can answer. The server runs
+ * every request through it (one pipeline for both transports), the OpenAPI and AsyncAPI generators
+ * read it, the fuzz test holds the server to it, and docs/protocol.md describes it. An action's own
+ * codes are listed with it; the codes every action can answer over a transport (validation, limits,
+ * outages) are listed once per transport below.
  */
 import type { z } from 'zod';
 import type { ErrorCode } from './errors.js';
 import type {
-  Ack, ClientEvent, ClientToServerEvents, ServerEvent, ServerToClientEvents,
+  AckData, ClientEvent, Payload, ServerEvent, ServerToClientEvents,
 } from './events.js';
 import {
   Call, CallCancel, CallList, CallRef, CallRequest, Calls, CancelBody, DriverLocationPush, Empty, Hello, LatLng, ListQuery, Offer,
@@ -25,49 +26,66 @@ export const REST_CODES = [
 
 export type Transport = 'socket' | 'rest';
 
+/** The payload field a route's path parameter `:id` carries: `/api/calls/:id/…` is `{ callId }`. */
+export const PATH_ID_FIELD = 'callId';
+
 export interface RestRoute {
   method: 'get' | 'post';
-  /** Express style: `/api/calls/:id`. */
+  /** Express style: `/api/calls/:id`, where `:id` is the payload's `callId` (PATH_ID_FIELD). */
   path: string;
   /** The status of a success. */
   status: 200 | 201;
   /** A second success status and when it is answered (a repeated request). */
   also?: { status: 200; when: string };
-  /** The JSON body, when the route takes one. */
+  /** The JSON body, when the route takes one: the payload's fields besides the path id. */
   body?: z.ZodType;
-  /** The query string, when the route reads one. */
+  /** The query string, when the route reads one: the payload's fields. */
   query?: z.ZodType;
 }
 
-export interface Action {
+/**
+ * One action. With an event `E`, the compiler holds its schemas to the event map in events.ts: it
+ * takes `Payload<E>` and answers `AckData<E>`, over the socket and over REST alike. `Action` alone
+ * is any action.
+ */
+export interface Action<E extends ClientEvent | undefined = ClientEvent | undefined> {
   /** Stable name, `noun.verb`: the OpenAPI operationId and the AsyncAPI operation name. */
   name: string;
   summary: string;
   /** Roles that may ask; every other role is answered FORBIDDEN. */
   roles: readonly UserRole[];
-  event?: ClientEvent;
-  route?: RestRoute;
-  /** The socket payload (REST: the path id and the body together carry the same fields). */
-  payload: z.ZodType;
+  event?: E;
+  /** Every action has a REST route as well. */
+  route: RestRoute;
+  /** The socket payload; over REST the path id, the body and the query carry its fields (restPayload). */
+  payload: z.ZodType<E extends ClientEvent ? Payload<E> : unknown>;
   /** The ack's `data`, and the REST response body. */
-  result: z.ZodType;
+  result: z.ZodType<E extends ClientEvent ? AckData<E> : unknown>;
   /** The codes this action answers by itself, besides the transport's. */
   codes: readonly ErrorCode[];
 }
 
-type Payload<E extends ClientEvent> = Parameters<ClientToServerEvents[E]>[0];
-type AckData<E extends ClientEvent> = Parameters<ClientToServerEvents[E]>[1] extends Ack<infer T> ? T : never;
+/** An action of the table with its name and event as types. */
+export type EventAction<N extends string, E extends ClientEvent> = Action<E> & { name: N; event: E };
+/** An action with no socket event (REST only), its payload and result typed by their schemas. */
+export type RestOnlyAction<N extends string, P extends z.ZodType, R extends z.ZodType> =
+  Omit<Action<undefined>, 'payload' | 'result'> & { name: N; event?: undefined; payload: P; result: R };
 
-/** An action with an event: the compiler holds its schemas to the event map in events.ts. */
-function evented<E extends ClientEvent>(
-  a: Omit<Action, 'event' | 'payload' | 'result'> & { event: E; payload: z.ZodType<Payload<E>>; result: z.ZodType<AckData<E>> },
-): Action {
+/** An action with an event: its schemas must be the event's (the compiler checks); its name stays a literal type. */
+function evented<const N extends string, E extends ClientEvent>(a: Omit<Action<E>, 'name' | 'event'> & { name: N; event: E }): EventAction<N, E> {
+  return a;
+}
+
+/** An action with a route and no event: its types come from its schemas. */
+function restOnly<const N extends string, P extends z.ZodType, R extends z.ZodType>(
+  a: Omit<Action<undefined>, 'name' | 'event' | 'payload' | 'result'> & { name: N; payload: P; result: R },
+): RestOnlyAction<N, P, R> {
   return a;
 }
 
 const TRIP_STEP_CODES = ['FORBIDDEN', 'NOT_FOUND', 'CALL_CANCELLED', 'INVALID_STATE'] as const satisfies readonly ErrorCode[];
 
-export const ACTIONS: readonly Action[] = [
+export const ACTIONS = [
   evented({
     name: 'call.request', summary: 'Call a taxi (idempotent per requestId; one open call per passenger)',
     roles: ['passenger'], event: 'call:request', payload: CallRequest, result: Call,
@@ -89,27 +107,31 @@ export const ACTIONS: readonly Action[] = [
   evented({
     name: 'call.active', summary: "The passenger's open (non-terminal) calls",
     roles: ['passenger'], event: 'call:active', payload: Empty, result: Calls,
+    route: { method: 'get', path: '/api/calls/active', status: 200 },
     codes: ['FORBIDDEN'],
   }),
-  {
+  restOnly({
     name: 'call.list', summary: 'Calls, newest first: a passenger its own, an admin every call',
     roles: ['passenger', 'admin'], payload: ListQuery, result: CallList,
     route: { method: 'get', path: '/api/calls', status: 200, query: ListQuery },
     codes: ['FORBIDDEN'],
-  },
+  }),
   evented({
     name: 'driver.online', summary: 'Go online (available) at a position',
     roles: ['driver'], event: 'driver:online', payload: LatLng, result: OnlineResult,
+    route: { method: 'post', path: '/api/driver/online', status: 200, body: LatLng },
     codes: ['FORBIDDEN', 'DRIVER_BUSY'],
   }),
   evented({
     name: 'driver.offline', summary: 'Go offline: live offers end',
     roles: ['driver'], event: 'driver:offline', payload: Empty, result: OfflineResult,
+    route: { method: 'post', path: '/api/driver/offline', status: 200 },
     codes: ['FORBIDDEN', 'DRIVER_BUSY'],
   }),
   evented({
     name: 'driver.location', summary: "Report the driver's position",
     roles: ['driver'], event: 'driver:location', payload: LatLng, result: Empty,
+    route: { method: 'post', path: '/api/driver/location', status: 200, body: LatLng },
     codes: ['FORBIDDEN'],
   }),
   evented({
@@ -121,25 +143,41 @@ export const ACTIONS: readonly Action[] = [
   evented({
     name: 'offer.reject', summary: 'Turn an offer down',
     roles: ['driver'], event: 'offer:reject', payload: CallRef, result: Empty,
+    route: { method: 'post', path: '/api/calls/:id/reject', status: 200 },
     codes: ['FORBIDDEN', 'NOT_FOUND', 'NOT_OFFERED', 'CALL_CANCELLED', 'ALREADY_DISPATCHED', 'OFFER_EXPIRED'],
   }),
   evented({
     name: 'trip.arrived', summary: 'The assigned driver is at the pickup',
     roles: ['driver'], event: 'trip:arrived', payload: CallRef, result: Call, codes: TRIP_STEP_CODES,
+    route: { method: 'post', path: '/api/calls/:id/arrived', status: 200 },
   }),
   evented({
     name: 'trip.start', summary: 'The rider is on board',
     roles: ['driver'], event: 'trip:start', payload: CallRef, result: Call, codes: TRIP_STEP_CODES,
+    route: { method: 'post', path: '/api/calls/:id/start', status: 200 },
   }),
   evented({
     name: 'trip.complete', summary: 'The trip is over; the driver is free again',
     roles: ['driver'], event: 'trip:complete', payload: CallRef, result: Call, codes: TRIP_STEP_CODES,
+    route: { method: 'post', path: '/api/calls/:id/complete', status: 200 },
   }),
   evented({
     name: 'trip.cancel', summary: 'The assigned driver backs out; the call is dispatched again without it',
     roles: ['driver'], event: 'trip:cancel', payload: TripCancel, result: Call, codes: TRIP_STEP_CODES,
+    route: { method: 'post', path: '/api/calls/:id/back-out', status: 200, body: CancelBody },
   }),
-];
+] as const satisfies readonly Action[];
+
+/** Any action of the table, with its name (and event) as types. */
+export type AnyAction = (typeof ACTIONS)[number];
+export type ActionName = AnyAction['name'];
+export type ActionNamed<N extends ActionName> = Extract<AnyAction, { name: N }>;
+/** What an action takes, validated: an event action the event's payload, a REST-only one its schema's output. */
+export type ActionPayload<N extends ActionName> =
+  ActionNamed<N> extends { event: infer E extends ClientEvent } ? Payload<E> : z.output<ActionNamed<N>['payload']>;
+/** What an action answers: an event action the event's ack data, a REST-only one its schema's output. */
+export type ActionResult<N extends ActionName> =
+  ActionNamed<N> extends { event: infer E extends ClientEvent } ? AckData<E> : z.output<ActionNamed<N>['result']>;
 
 /** Every code an action can answer over a transport, in the order of ErrorCode. */
 export function answerCodes(action: Action, transport: Transport): ErrorCode[] {
@@ -147,12 +185,35 @@ export function answerCodes(action: Action, transport: Transport): ErrorCode[] {
   return [...all];
 }
 
-export function actionOfEvent(event: string): Action | undefined {
+export function actionNamed<N extends ActionName>(name: N): ActionNamed<N> {
+  return ACTIONS.find((a) => a.name === name) as ActionNamed<N>;
+}
+
+export function actionOfEvent(event: string): AnyAction | undefined {
   return ACTIONS.find((a) => a.event === event);
 }
 
-export function actionOfRoute(method: string, path: string): Action | undefined {
-  return ACTIONS.find((a) => a.route?.method === method.toLowerCase() && a.route.path === path);
+export function actionOfRoute(method: string, path: string): AnyAction | undefined {
+  return ACTIONS.find((a) => a.route.method === method.toLowerCase() && a.route.path === path);
+}
+
+/** True when the route's path has the `:id` parameter (the payload's PATH_ID_FIELD). */
+export function routeHasId(route: RestRoute): boolean {
+  return /\/:id(?:\/|$)/.test(route.path);
+}
+
+/**
+ * The payload a REST request carries, to be validated with its action's payload schema as a
+ * socket payload is: the query's fields (when the route reads one), the body's (when it takes
+ * one; none is `{}`) and the path id as `callId`. A body that is not an object (a JSON array) is
+ * the payload itself, so the schema refuses it as it would refuse it from a socket.
+ */
+export function restPayload(route: RestRoute, request: { id?: string | undefined; body?: unknown; query?: unknown }): unknown {
+  const body: unknown = route.body ? (request.body ?? {}) : {};
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return body;
+  const query: unknown = route.query ? (request.query ?? {}) : {};
+  // Spread, never Object.assign: an own `__proto__` key of a parsed body stays a plain key.
+  return { ...(query as object), ...body, ...(routeHasId(route) ? { [PATH_ID_FIELD]: request.id } : {}) };
 }
 
 /** The HTTP routes that are not actions: probes, metrics and the API documents. */

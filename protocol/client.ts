@@ -10,7 +10,7 @@
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
 import type { ErrorCode } from './errors.js';
 import type {
-  Ack, ClientEvent, ClientToServerEvents, ServerEvent, ServerToClientEvents,
+  AckData, ClientEvent, ClientToServerEvents, Payload, ServerEvent, ServerToClientEvents,
 } from './events.js';
 import type { Hello } from './schemas.js';
 import { PROTOCOL_VERSION } from './version.js';
@@ -18,8 +18,7 @@ import { PROTOCOL_VERSION } from './version.js';
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 /** The payload and the ack data of a client event, from the protocol's event map. */
-export type Payload<E extends ClientEvent> = Parameters<ClientToServerEvents[E]>[0];
-export type AckData<E extends ClientEvent> = Parameters<ClientToServerEvents[E]>[1] extends Ack<infer T> ? T : never;
+export type { AckData, Payload } from './events.js';
 /** What a push of `E` carries. */
 export type PushData<E extends ServerEvent> = Parameters<ServerToClientEvents[E]>[0];
 

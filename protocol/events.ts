@@ -39,6 +39,10 @@ export interface ServerToClientEvents {
 export type ClientEvent = keyof ClientToServerEvents;
 export type ServerEvent = keyof ServerToClientEvents;
 
+/** The payload and the ack data of a client event, from the event map. */
+export type Payload<E extends ClientEvent> = Parameters<ClientToServerEvents[E]>[0];
+export type AckData<E extends ClientEvent> = Parameters<ClientToServerEvents[E]>[1] extends Ack<infer T> ? T : never;
+
 /** Room names the server pushes to; a socket joins the room of its user. */
 export const rooms = {
   passenger: (id: string) => `passenger:${id}`,

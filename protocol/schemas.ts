@@ -34,6 +34,12 @@ export const ListQuery = z.object({
 export const Claims = z.object({ sub: Id, role: z.enum([UserRole.passenger, UserRole.driver, UserRole.admin]) });
 export type Claims = z.infer<typeof Claims>;
 
+/** Who is asking: the id and role from the token (`sub`, `role`), never from a payload. */
+export interface User {
+  id: string;
+  role: UserRole;
+}
+
 /** Server → client payloads. */
 export const Call = z.object({
   id: z.string(),

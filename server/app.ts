@@ -12,16 +12,17 @@ import { DriverService } from './calls/driver.js';
 import { CallService } from './calls/service.js';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
-import { createDispatchQueue } from './dispatch/queue.js';
 import { startTimerSweep } from './dispatch/timers.js';
 import { watchWorker, type Watched } from './dispatch/watchdog.js';
 import { createWorker } from './dispatch/worker.js';
 import { createVerifier } from './gateway/auth.js';
-import { socketHandlers, type Services } from './gateway/handlers.js';
+import { bindActions, type Services } from './gateway/actions.js';
+import { createBreaker } from './gateway/breaker.js';
 import { createHttpApp } from './gateway/http.js';
 import { Limits } from './gateway/limits.js';
+import { createPipeline, type RunAction } from './gateway/pipeline.js';
 import { createSocketServer, type IoServer } from './gateway/socket.js';
-import { createGuard } from './guard.js';
+import { createDispatchQueue } from './jobs.js';
 import { InFlight } from './inflight.js';
 import { LedgerConsumer } from './ledger/consumer.js';
 import { openLedger } from './ledger/db.js';
@@ -31,7 +32,7 @@ import { Notifier, type Broadcaster } from './notify/notifier.js';
 import { checkRedisSettings } from './redis/check.js';
 import { blockingConnection, commandConnection } from './redis/connect.js';
 import { makeKeys } from './redis/keys.js';
-import { defineScripts } from './redis/scripts.js';
+import { makeCommands } from './redis/commands.js';
 
 export interface App {
   /** The port actually bound (useful with PORT=0). */
@@ -53,7 +54,11 @@ export async function createApp(config: Config, log: Logger = createLogger(confi
   const closers: (() => Promise<unknown> | void)[] = [];
   const metrics = new Metrics();
   const redis = commandConnection(config.REDIS_URL, `${config.KEY_PREFIX}:${config.ROLE}`, log, metrics);
-  const base = { config, keys, redis, scripts: defineScripts(redis), queue: createDispatchQueue(redis, config.KEY_PREFIX), metrics, log };
+  const commands = makeCommands(redis, keys, {
+    offerTimeoutMs: config.OFFER_TIMEOUT_MS, waveSize: config.OFFER_WAVE_SIZE, radiusM: config.MATCH_RADIUS_M,
+    callTimeoutMs: config.CALL_TIMEOUT_MS,
+  });
+  const base = { config, keys, redis, commands, queue: createDispatchQueue(redis, config.KEY_PREFIX), metrics, log };
   const counted = (call: { status: string }) => metrics.transitions.inc({ status: call.status });
   closers.push(() => base.queue.close());
   redis.once('ready', () => void checkRedisSettings(redis, log));
@@ -91,18 +96,23 @@ export async function createApp(config: Config, log: Logger = createLogger(confi
     });
   }
 
-  const { guard, shutdown: stopGuard } = createGuard(config.REDIS_TIMEOUT_MS, metrics, log, 'requests');
-  const { guard: locationGuard, shutdown: stopLocationGuard } = createGuard(config.REDIS_TIMEOUT_MS, metrics, log, 'locations');
-  closers.push(stopGuard, stopLocationGuard);
+  const requests = createBreaker(config.REDIS_TIMEOUT_MS, metrics, log, 'requests');
+  const locations = createBreaker(config.REDIS_TIMEOUT_MS, metrics, log, 'locations');
+  closers.push(requests.shutdown, locations.shutdown);
   const inflight = new InFlight();
   let io: IoServer | undefined;
   let services: Services | undefined;
+  let runAction: RunAction | undefined;
   const verify = createVerifier(config.JWT_SECRET);
   const limits = new Limits(redis, keys, config);
   if (runsGateway) {
     const viaIo: Broadcaster = { to: (room) => (io as IoServer).to(room) };
     const ctx: Context = { ...base, notify: new Notifier(viaIo, counted) };
     services = { calls: new CallService(ctx), drivers: new DriverService(ctx) };
+    // One pipeline for every action of both transports (gateway/pipeline.ts); sockets and REST are adapters.
+    runAction = createPipeline({
+      bindings: bindActions(services), limits, breakers: { requests: requests.breaker, locations: locations.breaker }, inflight, metrics, log,
+    });
   }
 
   const ready = async () => {
@@ -115,7 +125,7 @@ export async function createApp(config: Config, log: Logger = createLogger(confi
     { connectionsCheckingInterval: Math.min(1000, config.HTTP_HEADERS_TIMEOUT_MS) },
     createHttpApp({
       log, ready, metrics, metricsToken: config.METRICS_TOKEN, maxBodyBytes: config.MAX_BODY_BYTES, allowedOrigins: config.ALLOWED_ORIGINS,
-      api: services && { verify, services, limits, guard, inflight },
+      api: runAction && { verify, runAction },
     }),
   );
   // Slow or oversized requests cannot hold a connection for long (slowloris, header floods).
@@ -125,11 +135,11 @@ export async function createApp(config: Config, log: Logger = createLogger(confi
   http.keepAliveTimeout = 5000;
   let pub: Redis | undefined;
   let sub: Redis | undefined;
-  if (services) {
+  if (services && runAction) {
     pub = commandConnection(config.REDIS_URL, `${config.KEY_PREFIX}:pub`, log, metrics);
     sub = blockingConnection(config.REDIS_URL, `${config.KEY_PREFIX}:sub`, log, metrics);
     io = createSocketServer(http, {
-      config, keys, pub, sub, verify, services, handlers: socketHandlers(services), limits, guard, locationGuard, inflight, metrics, log,
+      config, keys, pub, sub, verify, services, runAction, limits, metrics, log,
     });
   }
 

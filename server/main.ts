@@ -3,9 +3,9 @@
  * configuration, make sure Redis is there, start ROLE. SIGTERM, SIGINT and SIGHUP (the terminal
  * was closed) all stop it cleanly, the private redis-server (if one was started) last.
  */
-import { createApp } from './app.js';
+import { createApp, type App } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
-import { ensureRedis } from './embedded-redis.js';
+import { ensureRedis, type RedisHandle } from './embedded-redis.js';
 import { createLogger, logFormat } from './log.js';
 
 async function main(): Promise<void> {
@@ -22,27 +22,45 @@ async function main(): Promise<void> {
   const format = logFormat({ isTTY: process.stdout.isTTY === true, NODE_ENV: config.NODE_ENV, LOG_FORMAT: config.LOG_FORMAT });
   const log = createLogger(config.LOG_LEVEL, config.ROLE, format);
   for (const w of config.warnings) log.warn(w);
-  const redis = await ensureRedis(config, log);
-  const app = await createApp({ ...config, REDIS_URL: redis.url }, log);
-
+  // Signals are handled from here on, start-up included: a stop asked for while starting waits for
+  // the start to finish (or fail), then stops what was started, the private Redis last.
   let stopping = false;
+  let started: Promise<{ app?: App; redis?: RedisHandle }> = Promise.resolve({});
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 10000);
+    const force = setTimeout(() => process.exit(1), config.SHUTDOWN_TIMEOUT_MS + 10000);
     force.unref();
-    app.stop().then(
-      () => redis.stop().then(() => process.exit(0)),
-      (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    started
+      .then(async ({ app, redis }) => {
+        await app?.stop();
+        await redis?.stop();
+      })
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   // No input may take the process down: log what escaped every handler instead of crashing.
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => shutdown(signal));
+
+  const start = async () => {
+    const redis = await ensureRedis(config, log);
+    try {
+      return { app: await createApp({ ...config, REDIS_URL: redis.url }, log), redis };
+    } catch (err) {
+      await redis.stop();
+      throw err;
+    }
+  };
+  const starting = start();
+  started = starting.catch(() => ({}));
+  await starting;
 }
 
 main().catch((err: unknown) => {

@@ -19,15 +19,7 @@ import { BEGIN, END, markdown, mergeMarkdown, rows, textTable } from '../bench/l
 import { judge } from '../bench/lib/scenarios.js';
 import type { LoadResult } from '../bench/tasks/load.js';
 import { hs256 } from '../bench/tasks/rest.js';
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+import { alive } from '../server/devkit/child.js';
 
 function loadResult(over: Partial<LoadReport['calls']> = {}, inv: Partial<LoadReport['invariants']> = {}, achievedRate = 100, p99 = 150): LoadResult {
   const p = { p50: 10, p90: 50, p99, max: p99 };

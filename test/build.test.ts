@@ -13,13 +13,14 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { jwtVerify } from 'jose';
+import { spawnNode } from '../server/devkit/child.js';
+import { cleanPrefix } from '../server/devkit/prefix.js';
+import { spawnServer, type ServerProcess } from '../server/devkit/server.js';
 import { makeKeys } from '../server/redis/keys.js';
 import { placeAt } from './support/clients.js';
 import { freePort, SECRET, tempDir, testEnv } from './support/env.js';
 import { normalRide } from './support/hostile.js';
 import { ledgerMismatch } from './support/ledger.js';
-import { spawnNodeProcess, type Proc } from './support/process.js';
-import { cleanup } from './support/stack.js';
 import { until } from './support/wait.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -119,46 +120,41 @@ describe('compiled build (npm run build)', function () {
   });
 
   describe('from the production directory', () => {
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    delete env.NODE_OPTIONS; // nothing may preload tsx into the children
-    let server: Proc | undefined;
+    const env = { NODE_OPTIONS: undefined }; // nothing may preload tsx into the children
+    let server: ServerProcess | undefined;
     let redis: Redis | undefined;
     let prefix = '';
     after(async () => {
-      server?.kill();
+      await server?.kill();
       if (redis) {
-        await cleanup(redis, prefix);
+        await cleanPrefix(redis, prefix);
         redis.disconnect();
       }
     });
 
     it('node dist/server/main.js serves a real ride through its scripts and its ledger, and exits 0 on SIGTERM', async () => {
-      const port = await freePort();
-      const vars = testEnv({ ROLE: 'all', PORT: port, LOG_LEVEL: 'info', LOG_FORMAT: 'json' });
+      const vars = testEnv({ LOG_LEVEL: 'info', LOG_FORMAT: 'json' });
       prefix = vars.KEY_PREFIX as string;
-      server = spawnNodeProcess(['dist/server/main.js'], { cwd: prod, env: { ...env, ...vars } });
-      const url = `http://127.0.0.1:${port}`;
-      await until(async () => {
-        if (server?.child.exitCode !== null) throw new Error(`the compiled server exited: ${server?.output()}`);
-        return (await fetch(`${url}/readyz`).catch(() => null))?.status === 200;
-      }, 'the compiled server to answer /readyz 200', 30000, 50);
+      server = spawnServer({ name: 'the compiled server', entry: 'dist/server/main.js', role: 'all', port: await freePort(), cwd: prod, env: { ...env, ...vars } });
+      await server.ready({ ms: 30000, tick: 50 });
+      const url = server.url;
 
       const call = await normalRide(url, url, randomBytes(4).toString('hex'), placeAt(61));
       expect(call.status).to.equal('dispatched');
       redis = new Redis(vars.REDIS_URL as string);
       await until(async () => (await ledgerMismatch(vars.DB_PATH as string, redis!, makeKeys(prefix), [call.id])) === null, 'the ride to be in the ledger', 15000);
 
-      server.child.kill('SIGTERM');
+      server.signal('SIGTERM');
       expect(await server.exit(), server.output()).to.deep.equal({ code: 0, signal: null });
       expect(server.stdout.some((l) => l.includes('"shutting down"'))).to.equal(true);
     });
 
     it('the compiled CLI runs, directly and through bin.js (which falls back to it without tsx)', async () => {
-      const help = spawnNodeProcess(['dist/clients/cli/run.js', '--help'], { cwd: prod, env });
+      const help = spawnNode(['dist/clients/cli/run.js', '--help'], { cwd: prod, env });
       expect(await help.exit(), help.output()).to.deep.equal({ code: 0, signal: null });
       expect(help.stdout.join('\n')).to.match(/^Usage: dispatch/).and.include('demo');
 
-      const token = spawnNodeProcess(['clients/cli/bin.js', 'token', '--role', 'driver', '--id', 'drv-9'], { cwd: prod, env: { ...env, JWT_SECRET: SECRET } });
+      const token = spawnNode(['clients/cli/bin.js', 'token', '--role', 'driver', '--id', 'drv-9'], { cwd: prod, env: { ...env, JWT_SECRET: SECRET } });
       expect(await token.exit(), token.output()).to.deep.equal({ code: 0, signal: null });
       const { payload } = await jwtVerify((token.stdout[0] ?? '').trim(), new TextEncoder().encode(SECRET));
       expect(payload).to.include({ sub: 'drv-9', role: 'driver' });

@@ -4,7 +4,6 @@
  * `dispatch token`, and `--help` of every command. The CLI runs as a child (bin.js) where its exit
  * status or signals matter, in-process otherwise.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { jwtVerify } from 'jose';
@@ -12,6 +11,7 @@ import { RoundRobin } from '../clients/cli/options.js';
 import type { LoadReport, Percentiles } from '../clients/cli/report.js';
 import { DriverFleet } from '../clients/cli/sim/fleet.js';
 import { runLoad } from '../clients/cli/sim/load.js';
+import { spawnNode } from '../server/devkit/child.js';
 import { DROPOFF, placeAt } from './support/clients.js';
 import { SECRET } from './support/env.js';
 import { startStack, type Stack } from './support/stack.js';
@@ -21,31 +21,15 @@ interface Run {
   code: number | null;
   signal: NodeJS.Signals | null;
   stdout: string;
-  stderr: string;
+  /** stdout and stderr together, for failure messages. */
+  output: string;
 }
 
-/** `node clients/cli/bin.js …args` with JWT_SECRET set; `exit` resolves when it ends (or fails after `ms`). */
-function cli(args: string[], ms = 60000): { pid: number | undefined; kill: (s: NodeJS.Signals) => void; exit: Promise<Run> } {
-  const child = spawn(process.execPath, ['clients/cli/bin.js', ...args], {
-    env: { ...process.env, JWT_SECRET: SECRET },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  const exit = new Promise<Run>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`dispatch ${args.join(' ')} did not end within ${ms} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, ms);
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-  return { pid: child.pid, kill: (s) => child.kill(s), exit };
+/** `node clients/cli/bin.js …args` with JWT_SECRET set; `exit` resolves when it ends (or fails after `ms`, killing it). */
+function cli(args: string[], ms = 60000): { kill: (s: NodeJS.Signals) => void; exit: Promise<Run> } {
+  const p = spawnNode(['clients/cli/bin.js', ...args], { name: `dispatch ${args.join(' ')}`, env: { JWT_SECRET: SECRET } });
+  const exit = p.exit(ms).then((e) => ({ ...e, stdout: p.stdout.join('\n'), output: p.output() }));
+  return { kill: (s) => p.signal(s), exit };
 }
 
 const point = (p: { lat: number; lng: number }) => `${p.lat},${p.lng}`;
@@ -117,7 +101,7 @@ describe('dispatch CLI', function () {
     fleets.push(fleet);
     expect((await fleet.start()).online).to.equal(3);
     const run = await cli(['ride', '--url', stack.gateways[0]!.url, '--pickup', point(place), '--dropoff', point(DROPOFF), '--id', `rider${tag()}`, '--timeout-ms', '60000']).exit;
-    expect(run.code, run.stderr).to.equal(0);
+    expect(run.code, run.output).to.equal(0);
     const statuses = run.stdout.split('\n').map((l) => /\s(requested|offered|dispatched|arrived|in_progress|completed)\s/.exec(l)?.[1]).filter(Boolean);
     expect(statuses).to.include.members(['requested', 'dispatched', 'arrived', 'in_progress', 'completed']);
     expect(statuses.at(-1)).to.equal('completed');
@@ -126,7 +110,7 @@ describe('dispatch CLI', function () {
 
   it('dispatch ride --cancel-after-ms: with no driver around the call is cancelled and it exits 1', async () => {
     const run = await cli(['ride', '--url', stack.gateways[1]!.url, '--pickup', point(placeAt(22)), '--dropoff', point(DROPOFF), '--id', `rider${tag()}`, '--cancel-after-ms', '200']).exit;
-    expect(run.code, run.stderr).to.equal(1);
+    expect(run.code, run.output).to.equal(1);
     expect(run.stdout).to.match(/cancelled .*reason "cancel-after-ms"/);
   });
 
@@ -138,7 +122,7 @@ describe('dispatch CLI', function () {
     await until(async () => (await Promise.all(ids.map(isFree))).every(Boolean), 'the three drivers to be online', 30000);
     run.kill('SIGTERM');
     const done = await run.exit;
-    expect(done.code, done.stderr).to.equal(0);
+    expect(done.code, done.output).to.equal(0);
     for (const id of ids) {
       expect(await stack.redis.hget(stack.keys.driver(id), 'status')).to.equal('offline');
       expect(await isFree(id)).to.equal(false);
@@ -147,7 +131,7 @@ describe('dispatch CLI', function () {
 
   it('dispatch token: prints a token that verifies with the secret and carries sub, role and exp', async () => {
     const run = await cli(['token', '--role', 'driver', '--id', 'drv-7', '--ttl', '10m']).exit;
-    expect(run.code, run.stderr).to.equal(0);
+    expect(run.code, run.output).to.equal(0);
     const { payload, protectedHeader } = await jwtVerify(run.stdout.trim(), new TextEncoder().encode(SECRET));
     expect(protectedHeader.alg).to.equal('HS256');
     expect(payload).to.include({ sub: 'drv-7', role: 'driver' });
@@ -161,7 +145,7 @@ describe('dispatch CLI', function () {
     for (const c of commands) expect(runs[0].stdout).to.include(c);
     commands.forEach((c, i) => {
       const run = runs[i + 1]!;
-      expect(run.code, run.stderr).to.equal(0);
+      expect(run.code, run.output).to.equal(0);
       expect(run.stdout).to.match(new RegExp(`^Usage: dispatch ${c} \\[options\\]`));
     });
     expect(runs[3]!.stdout).to.include('--url').and.include('--secret');

@@ -12,7 +12,7 @@ import type { Socket } from 'socket.io-client';
 import {
   ACTIONS, actionOfEvent, actionOfRoute, answerCodes, type ClientEvent, type ErrorCode, type Response, type UserRole,
 } from '../protocol/index.js';
-import { socketHandlers, type Services } from '../server/gateway/handlers.js';
+import { bindActions, type Services } from '../server/gateway/actions.js';
 import { connect, DROPOFF, token, type TestClient } from './support/clients.js';
 import { ackProblem, normalRide, rawHttp, restProblem, type RawResponse } from './support/hostile.js';
 import { startStack, type Stack } from './support/stack.js';
@@ -240,6 +240,7 @@ const CLIENT_RESERVED = new Set(['connect', 'connect_error', 'disconnect', 'disc
 // ---- REST arbitraries --------------------------------------------------------------------------
 
 const segment = fc.oneof(
+  { weight: 2, arbitrary: knownCall },
   validId,
   fc.webSegment(),
   fc.string({ maxLength: 40 }).map(encodeURIComponent),
@@ -255,7 +256,7 @@ const queryPart = fc.oneof(
   fc.array(fc.tuple(fc.oneof(fc.constantFrom('limit', 'status', '__proto__', 'x'), fc.string({ maxLength: 8 })), fc.string({ maxLength: 20 })), { maxLength: 4 })
     .map((pairs) => pairs.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&')),
 );
-const jsonBody = fc.oneof(request, cancel, tree, pollution, deep, fc.constant({ reason: 'fuzz' })).map((v) => JSON.stringify(v) ?? 'null');
+const jsonBody = fc.oneof(request, cancel, latLng, tree, pollution, deep, fc.constant({ reason: 'fuzz' })).map((v) => JSON.stringify(v) ?? 'null');
 const body = fc.oneof(
   { weight: 6, arbitrary: jsonBody },
   { weight: 1, arbitrary: fc.string({ maxLength: 200 }) },
@@ -269,8 +270,17 @@ const contentType = fc.constantFrom(
 );
 const contentEncoding = fc.constantFrom(undefined, undefined, undefined, 'gzip', 'deflate', 'br', 'identity', 'x-unknown');
 const method = fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE');
-type Route = 'POST /api/calls' | 'GET /api/calls' | 'GET /api/calls/:id' | 'POST /api/calls/:id/accept' | 'POST /api/calls/:id/cancel';
-const ROUTES: Route[] = ['POST /api/calls', 'GET /api/calls', 'GET /api/calls/:id', 'POST /api/calls/:id/accept', 'POST /api/calls/:id/cancel'];
+type Route =
+  | 'POST /api/calls' | 'GET /api/calls' | 'GET /api/calls/:id' | 'GET /api/calls/active' | 'POST /api/calls/:id/cancel'
+  | 'POST /api/driver/online' | 'POST /api/driver/offline' | 'POST /api/driver/location'
+  | 'POST /api/calls/:id/accept' | 'POST /api/calls/:id/reject'
+  | 'POST /api/calls/:id/arrived' | 'POST /api/calls/:id/start' | 'POST /api/calls/:id/complete' | 'POST /api/calls/:id/back-out';
+const ROUTES: Route[] = [
+  'POST /api/calls', 'GET /api/calls', 'GET /api/calls/:id', 'GET /api/calls/active', 'POST /api/calls/:id/cancel',
+  'POST /api/driver/online', 'POST /api/driver/offline', 'POST /api/driver/location',
+  'POST /api/calls/:id/accept', 'POST /api/calls/:id/reject',
+  'POST /api/calls/:id/arrived', 'POST /api/calls/:id/start', 'POST /api/calls/:id/complete', 'POST /api/calls/:id/back-out',
+];
 
 /** Every code an event may answer, from the action table. */
 function socketCodes(event: ClientEvent): ErrorCode[] {
@@ -315,9 +325,11 @@ describe('fuzz', function () {
     await stack.stop();
   });
 
-  it('the fuzzed events are exactly the server\'s handler table, and the routes the action table\'s', () => {
+  it('the fuzzed events and routes are exactly the server\'s action bindings and the action table\'s routes', () => {
     // The table only closes over the services; nothing runs.
-    expect(Object.keys(socketHandlers({} as Services)).sort()).to.deep.equal([...EVENT_NAMES].sort());
+    const bound = Object.keys(bindActions({} as Services));
+    expect(bound.sort()).to.deep.equal(ACTIONS.map((a) => a.name).sort());
+    expect(bound.flatMap((name) => ACTIONS.find((a) => a.name === name)?.event ?? []).sort()).to.deep.equal([...EVENT_NAMES].sort());
     expect(ACTIONS.flatMap((a) => (a.route ? [`${a.route.method.toUpperCase()} ${a.route.path}`] : [])).sort()).to.deep.equal([...ROUTES].sort());
   });
 

@@ -8,9 +8,10 @@ import type { Call, Offer, Response } from '../protocol/index.js';
 import { connect, DROPOFF, placeAt, type TestClient } from './support/clients.js';
 import { freePort, testEnv } from './support/env.js';
 import { TcpBalancer } from './support/proxy.js';
-import { cleanup, spawnNode, type NodeProcess } from './support/stack.js';
+import { spawnNode, type NodeProcess } from './support/stack.js';
 import { until } from './support/wait.js';
 import { Redis } from 'ioredis';
+import { cleanPrefix } from '../server/devkit/prefix.js';
 import { makeKeys } from '../server/redis/keys.js';
 
 const forCall = (id: string) => (o: { callId: string }) => o.callId === id;
@@ -46,7 +47,7 @@ describe('gateway faults', function () {
       await p.kill9();
     }
     await lb.stop();
-    await cleanup(redis, env.KEY_PREFIX!);
+    await cleanPrefix(redis, env.KEY_PREFIX!);
     redis.disconnect();
   });
 

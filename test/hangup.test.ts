@@ -6,30 +6,24 @@
  * - the server on SIGHUP and SIGTERM stops the private redis-server it started, and after kill -9
  *   the redis-server stops too (its watchdog sees the server's pipe close).
  */
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
+import { alive, spawnNode, type Child } from '../server/devkit/child.js';
+import { cleanPrefix } from '../server/devkit/prefix.js';
+import { redisAnswers } from '../server/devkit/redis.js';
+import { httpAnswers, spawnServer, waitReady, type ServerProcess } from '../server/devkit/server.js';
 import { freePort, REDIS_URL, tempDir, testEnv } from './support/env.js';
-import { alive, answersHttp, spawnNodeProcess, type Proc } from './support/process.js';
-import { cleanup } from './support/stack.js';
 import { until } from './support/wait.js';
-
-/** tsx's loader as a file URL, for a child whose working directory has no node_modules. */
-const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-const MAIN = new URL('../server/main.ts', import.meta.url).pathname;
-
-const readyz = async (port: number) => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.status === 200;
 
 describe('hang-up and shutdown', function () {
   this.timeout(90000);
-  const procs: Proc[] = [];
+  const procs: Child[] = [];
   const prefixes: string[] = [];
   afterEach(async () => {
-    for (const p of procs.splice(0)) p.kill();
+    await Promise.all(procs.splice(0).map((p) => p.kill()));
     const redis = new Redis(REDIS_URL);
     try {
-      for (const prefix of prefixes.splice(0)) await cleanup(redis, prefix);
+      for (const prefix of prefixes.splice(0)) await cleanPrefix(redis, prefix);
     } finally {
       redis.disconnect();
     }
@@ -37,39 +31,33 @@ describe('hang-up and shutdown', function () {
 
   it('dispatch demo: SIGHUP stops the server it started, then the demo exits', async () => {
     const port = await freePort();
-    const env: NodeJS.ProcessEnv = { ...process.env, ...testEnv({ LOG_LEVEL: 'info' }) };
-    delete env.PORT; // the demo gives its server --port
+    const env = testEnv({ LOG_LEVEL: 'info' });
     prefixes.push(env.KEY_PREFIX as string);
-    const demo = spawnNodeProcess(['clients/cli/bin.js', 'demo', '--port', String(port), '--drivers', '2'], { env });
+    // The demo gives its server --port.
+    const demo = spawnNode(['clients/cli/bin.js', 'demo', '--port', String(port), '--drivers', '2'], { env: { ...env, PORT: undefined } });
     procs.push(demo);
     const ready = await demo.line((l) => /server ready at .* \(pid \d+\)/.test(l), 'the demo\'s "server ready" line', 60000);
     const serverPid = Number(/\(pid (\d+)\)/.exec(ready)?.[1]);
-    await until(() => readyz(port), `the demo's server to answer /readyz on ${port}`, 30000);
+    await waitReady(`http://127.0.0.1:${port}`, { ms: 30000 });
     await demo.line((l) => l.includes('drivers online'), 'the demo\'s drivers to be online');
 
     demo.child.kill('SIGHUP');
     const exit = await demo.exit(60000);
     expect(exit, demo.output()).to.deep.equal({ code: 0, signal: null });
-    await until(async () => !(await answersHttp(`http://127.0.0.1:${port}/healthz`)), `port ${port} to stop answering`, 15000);
+    await until(async () => !(await httpAnswers(`http://127.0.0.1:${port}/healthz`)), `port ${port} to stop answering`, 15000);
     await until(() => !alive(serverPid), `the demo's server (pid ${serverPid}) to be gone`, 15000);
     expect(demo.stdout.some((l) => l.includes('stopping the server'))).to.equal(true);
   });
 
   /** The server with REDIS_URL unset and nothing at the probed default address: it starts a private redis-server. */
-  async function serverWithPrivateRedis(): Promise<{ server: Proc; redisPid: number; redisUrl: string }> {
-    const port = await freePort();
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      ...testEnv({ LOG_LEVEL: 'info', PORT: port, EMBEDDED_REDIS: 'true', EMBEDDED_REDIS_PROBE_URL: `redis://127.0.0.1:${await freePort()}` }),
-      LOG_FORMAT: 'json',
-    };
-    delete env.REDIS_URL;
+  async function serverWithPrivateRedis(): Promise<{ server: ServerProcess; redisPid: number; redisUrl: string }> {
+    const env = testEnv({ LOG_LEVEL: 'info', EMBEDDED_REDIS: 'true', EMBEDDED_REDIS_PROBE_URL: `redis://127.0.0.1:${await freePort()}` });
     // A working directory of its own: the private Redis keeps its data in ./data/redis.
-    const server = spawnNodeProcess(['--import', TSX, MAIN], { env, cwd: tempDir() });
+    const server = spawnServer({ port: await freePort(), env: { ...env, REDIS_URL: undefined, LOG_FORMAT: 'json' }, cwd: tempDir() });
     procs.push(server);
     const line = await server.line((l) => l.includes('started a private redis-server'), 'the private redis-server to be announced');
     const redisUrl = (JSON.parse(line) as { url: string }).url;
-    await until(() => readyz(port), 'the server to be ready', 30000);
+    await server.ready({ ms: 30000 });
     const client = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0 });
     try {
       await client.connect();
@@ -81,19 +69,6 @@ describe('hang-up and shutdown', function () {
       client.disconnect();
     }
   }
-
-  const redisAnswers = async (url: string) => {
-    const c = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
-    c.on('error', () => undefined);
-    try {
-      await c.connect();
-      return (await c.ping()) === 'PONG';
-    } catch {
-      return false;
-    } finally {
-      c.disconnect();
-    }
-  };
 
   for (const signal of ['SIGHUP', 'SIGTERM'] as const) {
     it(`the server on ${signal}: exits 0 and its private redis-server is gone`, async () => {

@@ -6,13 +6,16 @@
 import { expect } from 'chai';
 import { Queue } from 'bullmq';
 import type { Call, DriverLocationPush, Offer, OfferRevoked } from '../protocol/index.js';
+import { clock } from '../server/context.js';
+import { makeCommands } from '../server/redis/commands.js';
 import { QUEUE } from '../server/redis/keys.js';
-import { defineScripts } from '../server/redis/scripts.js';
 import { connect, DROPOFF, placeAt, rest, type TestClient } from './support/clients.js';
 import { freePort } from './support/env.js';
 import { spawnNode, startStack, type NodeProcess, type Stack } from './support/stack.js';
 import { until } from './support/wait.js';
 
+/** The command layer on the stack's own Redis client, to run one step as a dying gateway would (matching settings unused). */
+const commandsOf = (s: Stack) => makeCommands(s.redis, s.keys, { offerTimeoutMs: 0, waveSize: 0, radiusM: 0, callTimeoutMs: 0 });
 const forCall = (id: string) => (o: { callId: string }) => o.callId === id;
 const withStatus = (id: string, status: string) => (c: Call) => c.id === id && c.status === status;
 
@@ -213,13 +216,10 @@ describe('call lifecycle', function () {
       const d = await driver(place, 100);
       const r = await rider();
       const id = `lost-${++n}`;
-      const t = Date.now();
-      const k = stack.keys;
-      const created = await defineScripts(stack.redis).request(
-        k.request(r.id, id), k.passengerActive(r.id), k.call(id), k.allCalls, k.passengerCalls(r.id), k.ledger, k.callTimers,
-        k.prefix, id, r.id, id, JSON.stringify(place), JSON.stringify(DROPOFF), t, new Date(t).toISOString(), 60, 50,
-      );
-      expect(created[0]).to.equal(1);
+      const created = await commandsOf(stack).request({
+        callId: id, passengerId: r.id, requestId: id, pickup: place, dropoff: DROPOFF, now: clock(), requestTtlS: 60, safetyTimerMs: 50,
+      });
+      expect(created.created).to.equal(true);
       await d.next<Offer>('offer', forCall(id));
       await r.next<Call>('call:status', withStatus(id, 'offered'));
     });
@@ -228,12 +228,8 @@ describe('call lifecycle', function () {
       const place = placeAt(21);
       const { d, r, call } = await dispatchedTo(place);
       const other = await driver(place, 300, 0);
-      const t = Date.now();
-      const k = stack.keys;
-      const out = await defineScripts(stack.redis).tripCancel(
-        k.call(call.id), k.callOffers(call.id), k.freeDrivers, k.ledger, k.callTimers, k.prefix, d.id, t, new Date(t).toISOString(),
-      );
-      expect(out[0]).to.equal(1);
+      const out = await commandsOf(stack).tripCancel({ callId: call.id, driverId: d.id, now: clock() });
+      expect(out.call).to.include({ status: 'offered', driverId: null });
       await other.next<Offer>('offer', forCall(call.id));
       // The push of `offered` died with the gateway; the rider reads the call as it is.
       expect(await ok<Call>(r, 'call:get', { callId: call.id })).to.include({ status: 'offered', driverId: null });

@@ -6,9 +6,9 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { ConfigError, loadConfig } from '../server/config.js';
 import { logFormat } from '../server/log.js';
+import { cleanPrefix } from '../server/devkit/prefix.js';
+import { spawnServer, type ServerProcess } from '../server/devkit/server.js';
 import { freePort, REDIS_URL, testEnv } from './support/env.js';
-import { spawnNodeProcess, type Proc } from './support/process.js';
-import { cleanup } from './support/stack.js';
 
 const isJson = (line: string) => {
   try {
@@ -48,28 +48,30 @@ describe('log format', function () {
   });
 
   describe('the server (stdout a pipe)', () => {
-    let proc: Proc | undefined;
+    let proc: ServerProcess | undefined;
     const prefixes: string[] = [];
     afterEach(async () => {
-      proc?.kill();
+      await proc?.kill();
       const redis = new Redis(REDIS_URL);
       try {
-        for (const prefix of prefixes.splice(0)) await cleanup(redis, prefix);
+        for (const prefix of prefixes.splice(0)) await cleanPrefix(redis, prefix);
       } finally {
         redis.disconnect();
       }
     });
 
     const start = async (extra: Record<string, string>) => {
-      const env: NodeJS.ProcessEnv = { ...process.env, ...testEnv({ LOG_LEVEL: 'info', PORT: await freePort() }) };
+      const env = testEnv({ LOG_LEVEL: 'info' });
       prefixes.push(env.KEY_PREFIX as string);
-      delete env.LOG_FORMAT; // whatever the shell running the tests has
-      Object.assign(env, extra);
-      proc = spawnNodeProcess(['--import', 'tsx', 'server/main.ts'], { env });
+      // LOG_FORMAT: not whatever the shell running the tests has.
+      proc = spawnServer({ port: await freePort(), env: { ...env, LOG_FORMAT: undefined, ...extra } });
       return proc;
     };
-    const stop = async (p: Proc) => {
-      p.child.kill('SIGTERM');
+    const stop = async (p: ServerProcess) => {
+      // Ready first: the server handles SIGTERM once started (a SIGTERM the instant after
+      // "listening" is printed can still find it without its handler).
+      await p.ready();
+      p.signal('SIGTERM');
       expect(await p.exit(), p.output()).to.deep.equal({ code: 0, signal: null });
     };
 

@@ -8,9 +8,10 @@ import { request, Agent } from 'node:http';
 import type { Call } from '../protocol/index.js';
 import { connect, DROPOFF, placeAt, rest, token } from './support/clients.js';
 import { freePort, testEnv } from './support/env.js';
-import { cleanup, spawnNode, startStack } from './support/stack.js';
+import { spawnNode, startStack } from './support/stack.js';
 import { until } from './support/wait.js';
 import { Redis } from 'ioredis';
+import { cleanPrefix } from '../server/devkit/prefix.js';
 import { InFlight } from '../server/inflight.js';
 
 describe('operations', function () {
@@ -76,7 +77,7 @@ describe('operations', function () {
       r.close();
     } finally {
       await node.kill9();
-      await cleanup(redis, env.KEY_PREFIX!);
+      await cleanPrefix(redis, env.KEY_PREFIX!);
       redis.disconnect();
     }
   });

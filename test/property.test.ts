@@ -6,7 +6,7 @@
  *
  * After every step: the contract's invariants are checked on one atomic read of Redis (one trip per
  * driver, busy ⇔ assigned, free set = available drivers, live offers only to available drivers for
- * open calls, one live call per passenger, history only along TRANSITIONS, a driver who was never away
+ * open calls (once the follow-ups of the step have run), one live call per passenger, history only along TRANSITIONS, a driver who was never away
  * for DRIVER_GRACE_MS is not offline), every ack has a contract code (and, when the state before
  * decides it, the right one), every push received so far is checked (each seq is one version of the
  * call everywhere; riders' call:status, stale ones dropped, move along TRANSITIONS), and a call waiting
@@ -289,12 +289,25 @@ class World {
     // Events counted before the snapshot were pushed after the scripts that caused them: the snapshot reflects them.
     const riderUpTo = this.riders.map((r) => r.client.seen.length);
     const driverUpTo = this.drivers.map((d) => this.events(d).length);
-    const snap = await this.snapshot();
+    // A driver who just won a call, or went offline, may hold a live offer for a moment: its offers
+    // end in a follow-up step (server/redis/commands.ts), and until then its accept answers
+    // DRIVER_BUSY or INVALID_STATE. Read again until those follow-ups have run (bounded).
+    let snap = await this.snapshot();
+    for (const deadline = Date.now() + 2000; this.strayOffers(snap).length > 0 && Date.now() < deadline;) snap = await this.snapshot();
     this.checkState(snap);
     this.riders.forEach((r, i) => this.checkRiderEvents(r, riderUpTo[i] as number));
     this.drivers.forEach((d, i) => this.checkDriverEvents(d, driverUpTo[i] as number, snap));
     this.snap = snap;
     return snap;
+  }
+
+  /** Live offers held by a driver who is not available (`call:driver`). */
+  private strayOffers(s: Snapshot): string[] {
+    const out: string[] = [];
+    for (const [id, offers] of s.offers) {
+      for (const [d, state] of Object.entries(offers)) if (isLiveState(state, s.at) && s.drivers.get(d)?.status !== 'available') out.push(`${id}:${d}`);
+    }
+    return out;
   }
 
   private checkState(s: Snapshot): void {

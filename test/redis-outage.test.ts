@@ -6,28 +6,32 @@
 import { expect } from 'chai';
 import type { Call } from '../protocol/index.js';
 import { connect, DROPOFF, placeAt, rest, type TestClient } from './support/clients.js';
-import { PrivateRedis } from './support/private-redis.js';
+import { startRedis, type RedisServer } from '../server/devkit/redis.js';
 import { readLedger } from './support/ledger.js';
 import { startStack, type Stack } from './support/stack.js';
 import { until } from './support/wait.js';
 
 describe('Redis down and back', function () {
   this.timeout(90000);
-  let redis: PrivateRedis;
+  let redis: RedisServer;
   let stack: Stack;
   const clients: TestClient[] = [];
 
   before(async () => {
-    redis = await PrivateRedis.start();
+    // AOF with fsync always: a kill -9 keeps every acknowledged write.
+    redis = await startRedis({ appendfsync: 'always' });
     stack = await startStack({
       env: { REDIS_URL: redis.url, REDIS_TIMEOUT_MS: 1000, WORKER_WATCHDOG_MS: 1500, OFFER_TIMEOUT_MS: 60000, LEDGER_CLAIM_IDLE_MS: 500 },
     });
   });
   after(async () => {
     for (const c of clients) c.close();
-    await redis.up().catch(() => undefined);
-    await stack.stop();
-    await redis.down();
+    try {
+      await redis.up().catch(() => undefined);
+      await stack?.stop();
+    } finally {
+      await redis?.stop(); // also removes its AOF folder
+    }
   });
 
   const status = async (url: string, path: string) => (await fetch(url + path)).status;
@@ -44,7 +48,7 @@ describe('Redis down and back', function () {
     await d1.next('offer', (o: { callId: string }) => o.callId === first.data.id);
     expect((await d1.emit<Call>('offer:accept', { callId: first.data.id })).ok).to.equal(true);
 
-    await redis.down();
+    await redis.kill();
     // Socket and REST requests are answered (UNAVAILABLE), not left hanging: the ack deadline is 3 s.
     for (let i = 0; i < 3; i++) {
       const res = await r2.emit('call:request', { requestId: 'b', pickup: place, dropoff: DROPOFF }, 3000);

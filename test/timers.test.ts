@@ -1,11 +1,11 @@
 /** The sweep of call timers (server/dispatch/timers.ts) with real Redis and a real BullMQ queue, no worker. */
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
-import { createDispatchQueue, type DispatchQueue } from '../server/dispatch/queue.js';
 import { startTimerSweep, type Sweeper } from '../server/dispatch/timers.js';
+import { createDispatchQueue, type DispatchQueue } from '../server/jobs.js';
 import { createLogger } from '../server/log.js';
 import { makeKeys } from '../server/redis/keys.js';
-import { defineScripts } from '../server/redis/scripts.js';
+import { makeCommands } from '../server/redis/commands.js';
 import { randomPrefix, REDIS_URL } from './support/env.js';
 import { until } from './support/wait.js';
 
@@ -17,7 +17,8 @@ describe('call timers', () => {
   const sweepers: Sweeper[] = [];
   /** A sweeper that only looks when the test asks (its own looks are an hour apart). */
   const sweeper = (leaseMs: number) => {
-    const s = startTimerSweep({ keys, scripts: defineScripts(redis), queue, log }, 3_600_000, leaseMs);
+    const commands = makeCommands(redis, keys, { offerTimeoutMs: 15000, waveSize: 3, radiusM: 5000, callTimeoutMs: 120000 });
+    const s = startTimerSweep({ commands, queue, log }, 3_600_000, leaseMs);
     sweepers.push(s);
     return s;
   };

@@ -171,7 +171,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const roles = (): Record<string, number[]> => {
     const r: Record<string, number[]> = {};
     for (const p of stack?.all() ?? []) r[p.name] = [p.pid];
-    if (redis) r.redis = [redis.proc.pid];
+    if (redis) r.redis = [redis.pid];
     r.load = workers.map((w) => w.pid).filter((p) => p > 0);
     r.raw = [...rawServers, ...http].map((s) => s.pid);
     return r;

@@ -3,17 +3,18 @@
  * interrupted; Node children get bench/preload.ts (exit when the bench is gone, GC on SIGUSR2).
  * Also CPU accounting per process from /proc, to say where the cores went during a scenario.
  */
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { freePort } from '../../test/support/env.js';
-import { until as waitUntil } from '../../test/support/wait.js';
+import { spawnNode, type Child } from '../../server/devkit/child.js';
 
 export const BENCH_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
 export const ROOT = dirname(BENCH_DIR);
-/** `--import` flags every Node child of the bench starts with. */
-export const NODE_IMPORTS = ['--import', 'tsx', '--import', pathToFileURL(join(BENCH_DIR, 'preload.ts')).href];
+/** The bench preload (bench/preload.ts) as an `--import` flag. */
+export const PRELOAD_IMPORT = ['--import', pathToFileURL(join(BENCH_DIR, 'preload.ts')).href];
+/** `--import` flags every Node child of the bench starts with (the product's servers get tsx from the dev kit). */
+export const NODE_IMPORTS = ['--import', 'tsx', ...PRELOAD_IMPORT];
 
 const live = new Set<ChildProcess>();
 /** Every pid the bench has started (checked by the tests: none may outlive the run). */
@@ -87,95 +88,21 @@ export function onInterrupt(cleanup: () => Promise<void>): void {
   process.on('SIGTERM', handler);
 }
 
-export interface Proc {
-  name: string;
-  child: ChildProcess;
-  pid: number;
-  /** The last 64 KiB of its stdout and stderr. */
-  output(): string;
-  /** Resolves when it has exited. */
-  exited: Promise<number | null>;
-  /** SIGTERM (or `signal`), then SIGKILL after `ms`. */
-  stop(signal?: NodeJS.Signals, ms?: number): Promise<void>;
-  /** Lines of stdout as they come. */
-  onLine(fn: (line: string) => void): void;
-}
+/** A child of the bench: the dev kit's child process (output, lines, stop with a bound). */
+export type Proc = Child;
 
-const KEEP = 64 * 1024;
+/** How much of each child's output the bench keeps (for failure messages). */
+export const KEEP = 64 * 1024;
 
-export function startProcess(name: string, command: string, args: string[], opts: SpawnOptions = {}): Proc {
-  const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...opts });
-  if (child.pid === undefined) throw new Error(`${name}: could not start ${command}`);
-  live.add(child);
-  startedPids.push(child.pid);
-  let out = '';
-  let partial = '';
-  const lineListeners: ((line: string) => void)[] = [];
-  const keep = (b: Buffer) => {
-    out += b.toString();
-    if (out.length > KEEP) out = out.slice(-KEEP);
-  };
-  child.stdout?.on('data', (b: Buffer) => {
-    keep(b);
-    partial += b.toString();
-    const lines = partial.split('\n');
-    partial = lines.pop() ?? '';
-    for (const l of lines) for (const fn of lineListeners) fn(l);
-  });
-  child.stderr?.on('data', keep);
-  const exited = new Promise<number | null>((resolve) => {
-    child.once('exit', (code) => {
-      live.delete(child);
-      resolve(code);
-    });
-  });
-  return {
-    name,
-    child,
-    pid: child.pid,
-    output: () => out,
-    exited,
-    onLine: (fn) => void lineListeners.push(fn),
-    async stop(signal: NodeJS.Signals = 'SIGTERM', ms = 15_000) {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), ms);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
+/** The options every child of the bench is spawned with: tracked, its output bounded, in the repository. */
+export const CHILD_OPTIONS = { cwd: ROOT, keep: KEEP, onSpawn: track } as const;
 
 /** A Node child running a TypeScript file with tsx and the bench preload. */
 export function startNode(name: string, script: string, env: Record<string, string>, nodeFlags: string[] = []): Proc {
-  return startProcess(name, process.execPath, [...nodeFlags, ...NODE_IMPORTS, script], { env: { ...process.env, ...env } });
+  return spawnNode([...nodeFlags, ...NODE_IMPORTS, script], { ...CHILD_OPTIONS, name, env });
 }
-
-/** Resolve with the first stdout line `match` accepts, or fail when the process exits or after `ms`. */
-export function waitForLine<T>(p: Proc, match: (line: string) => T | undefined, ms = 30_000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${p.name}: not ready after ${ms} ms:\n${p.output().slice(-2000)}`)), ms);
-    p.onLine((line) => {
-      const v = match(line);
-      if (v !== undefined) {
-        clearTimeout(timer);
-        resolve(v);
-      }
-    });
-    void p.exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`${p.name} exited (${code}) before it was ready:\n${p.output().slice(-2000)}`));
-    });
-  });
-}
-
-/** Poll `check` until it is truthy, or fail naming `what` (the tests' helper, with longer defaults). */
-export const until = <T>(check: () => Promise<T> | T, what: string, ms = 30_000, tick = 100): Promise<NonNullable<T>> =>
-  waitUntil(check, what, ms, tick);
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-export { freePort };
 
 // ---- CPU accounting ------------------------------------------------------------------------
 

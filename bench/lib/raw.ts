@@ -1,6 +1,6 @@
 /** The raw baseline servers, as processes of their own (like the product's gateways). */
 import { join } from 'node:path';
-import { BENCH_DIR, startNode, waitForLine, type Proc } from './procs.js';
+import { BENCH_DIR, startNode, type Proc } from './procs.js';
 import { settledHeap } from './stack.js';
 
 export interface RawServer extends Proc {
@@ -9,8 +9,8 @@ export interface RawServer extends Proc {
 
 async function startRaw(name: string, file: string, env: Record<string, string>): Promise<RawServer> {
   const proc = startNode(name, join(BENCH_DIR, 'raw', file), { ...env, PORT: '0' }, ['--expose-gc']);
-  const port = await waitForLine(proc, (l) => /^listening (\d+)$/.exec(l)?.[1], 60_000);
-  return { ...proc, url: `http://127.0.0.1:${port}` };
+  const line = await proc.line((l) => /^listening \d+$/.test(l), 'its "listening <port>" line', 60_000);
+  return Object.assign(proc, { url: `http://127.0.0.1:${line.split(' ')[1] ?? ''}` });
 }
 
 /** A plain Socket.IO server; with `redisUrl`, on the Redis adapter under `key`. */

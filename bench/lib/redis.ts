@@ -7,40 +7,34 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { dropTempDir, freePort, startProcess, trackTempDir, until, type Proc } from './procs.js';
+import { startRedis as startServer } from '../../server/devkit/redis.js';
+import { CHILD_OPTIONS, dropTempDir, trackTempDir } from './procs.js';
 
 export interface PrivateRedis {
   url: string;
   port: number;
-  proc: Proc;
+  /** The redis-server's pid (CPU accounting). */
+  pid: number;
   version: string;
   /** A plain client for the bench itself. */
   client: Redis;
   stop(): Promise<void>;
 }
 
+/** The dev kit's private redis-server, tracked with the bench's other children, and a client. */
 export async function startRedis(): Promise<PrivateRedis> {
-  const port = await freePort();
   const dir = trackTempDir(mkdtempSync(join(tmpdir(), 'dispatch-bench-redis-')));
-  const proc = startProcess('redis', 'redis-server', [
-    '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec',
-    '--maxmemory-policy', 'noeviction', '--maxclients', '20000', '--loglevel', 'warning',
-  ]);
-  const url = `redis://127.0.0.1:${port}`;
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const server = await startServer({
+    dir, appendfsync: 'everysec', args: ['--maxclients', '20000', '--loglevel', 'warning'], keep: CHILD_OPTIONS.keep, onSpawn: CHILD_OPTIONS.onSpawn,
+  });
+  const client = new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   client.on('error', () => undefined);
-  await until(async () => {
-    if (proc.child.exitCode !== null) throw new Error(`redis-server exited: ${proc.output()}`);
-    if (client.status !== 'ready') await client.connect().catch(() => undefined);
-    return (await client.ping()) === 'PONG';
-  }, `redis-server on ${port}`, 10_000, 50);
-  const info = await client.info('server');
-  const version = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
+  await client.connect();
   return {
-    url, port, proc, version, client,
+    url: server.url, port: server.port, pid: server.pid, version: server.version, client,
     async stop() {
       client.disconnect();
-      await proc.stop('SIGTERM', 5000);
+      await server.stop(5000);
       dropTempDir(dir);
     },
   };
@@ -65,14 +59,4 @@ export async function commandStats(client: Redis, top = 8): Promise<CommandStat[
 
 export async function resetStats(client: Redis): Promise<void> {
   await client.config('RESETSTAT');
-}
-
-/** Remove every key under a prefix (between scenarios). */
-export async function dropPrefix(client: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5000);
-    if (keys.length) await client.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
 }

@@ -318,7 +318,7 @@ export function markdown(r: BenchResult): string {
     L.push('| path | product | other way | product / other |', '|---|---|---|---|');
     L.push(`| ledger writer (server/ledger/writer.ts), ${n(m.ledger.entries)} entries in batches of 500 | ${m.ledger.product} µs per entry | ${m.ledger.prepared} µs (the three statements prepared once, by hand) | ${x(m.ledger.product, m.ledger.prepared)} |`);
     L.push(`| token check (server/gateway/auth.ts), ${n(m.jwt.tokens)} HS256 tokens | ${m.jwt.product} µs per token (its createVerifier: node:crypto HMAC, jose decoding) | ${m.jwt.jose} µs (jose jwtVerify, WebCrypto key made once) | ${x(m.jwt.product, m.jwt.jose)} |`);
-    L.push(`| a failing call through the breaker (server/guard.ts), ${n(m.breaker.fires)} calls in the window | ${m.breaker.product} ms per call (its guard) | ${m.breaker.percentiles} ms (opossum's default: rolling percentiles on) | ${x(m.breaker.product, m.breaker.percentiles)} |`);
+    L.push(`| a failing call through the breaker (server/gateway/breaker.ts), ${n(m.breaker.fires)} calls in the window | ${m.breaker.product} ms per call (its breaker) | ${m.breaker.percentiles} ms (opossum's default: rolling percentiles on) | ${x(m.breaker.product, m.breaker.percentiles)} |`);
   }
   if (r.profiles?.length) {
     L.push('', '### CPU profiles (`node --cpu-prof`)', '');

@@ -1,12 +1,15 @@
 /**
  * The product as it runs in production: gateway and dispatcher processes of `server/main.ts`
- * (what `npm start` runs), on the bench's private Redis, with the limits that would throttle a
- * load from one address turned off.
+ * (what `npm start` runs, started by the dev kit), on the bench's private Redis, with the limits
+ * that would throttle a load from one address turned off. A stopped stack's keys are deleted.
  */
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { dropTempDir, freePort, sleep, startNode, trackTempDir, until, type Proc } from './procs.js';
+import { Redis } from 'ioredis';
+import { cleanPrefix } from '../../server/devkit/prefix.js';
+import { startServer, type ServerProcess } from '../../server/devkit/server.js';
+import { CHILD_OPTIONS, dropTempDir, PRELOAD_IMPORT, sleep, trackTempDir, type Proc } from './procs.js';
 
 export const BENCH_SECRET = 'bench-secret-0123456789abcdef';
 
@@ -21,9 +24,8 @@ export interface StackOptions {
   cpuProfDir?: string;
 }
 
-export interface NodeProc extends Proc {
+export interface NodeProc extends ServerProcess {
   role: 'gateway' | 'dispatcher';
-  url: string;
 }
 
 export interface ProductStack {
@@ -62,25 +64,16 @@ export function stackEnv(o: StackOptions): Record<string, string> {
 }
 
 async function startRole(role: 'gateway' | 'dispatcher', n: number, env: Record<string, string>, cpuProfDir?: string): Promise<NodeProc> {
-  const port = await freePort();
   const name = `${role}-${n}`;
-  const flags = ['--expose-gc'];
+  const flags = ['--expose-gc', ...PRELOAD_IMPORT];
   if (cpuProfDir) {
     // A folder per process: Node writes a profile per thread (tsx's loader runs on a thread of its own).
     const dir = join(cpuProfDir, name);
     mkdirSync(dir, { recursive: true });
     flags.push('--cpu-prof', `--cpu-prof-dir=${dir}`);
   }
-  const proc = startNode(name, 'server/main.ts', { ...env, ROLE: role, PORT: String(port) }, flags);
-  const url = `http://127.0.0.1:${port}`;
-  await until(async () => {
-    if (proc.child.exitCode !== null) throw new Error(`${name} exited: ${proc.output()}`);
-    const res = await fetch(`${url}/readyz`).catch(() => null);
-    return res?.status === 200;
-  }, `${name} to be ready`, 60_000, 100).catch((err: unknown) => {
-    throw new Error(`${err instanceof Error ? err.message : String(err)}\n${proc.output().slice(-2000)}`);
-  });
-  return { ...proc, role, url };
+  const proc = await startServer({ ...CHILD_OPTIONS, name, role, env, nodeFlags: flags, ready: { ms: 60_000, tick: 100 } });
+  return Object.assign(proc, { role });
 }
 
 export async function startStack(o: StackOptions): Promise<ProductStack> {
@@ -93,7 +86,7 @@ export async function startStack(o: StackOptions): Promise<ProductStack> {
   const procs = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const failed = settled.find((s) => s.status === 'rejected');
   if (failed) {
-    await Promise.all(procs.map((p) => p.stop('SIGKILL')));
+    await Promise.all(procs.map((p) => p.kill()));
     throw failed.reason;
   }
   const gateways = procs.filter((p) => p.role === 'gateway');
@@ -112,14 +105,22 @@ export async function startStack(o: StackOptions): Promise<ProductStack> {
       }
       const old = dispatchers.splice(0);
       const fresh = await Promise.all(old.map((_, i) => startRole('dispatcher', i + 1, next, o.cpuProfDir)));
-      await Promise.all(old.map((p) => p.stop('SIGTERM', 20_000)));
+      await Promise.all(old.map((p) => p.stop(20_000)));
       dispatchers.push(...fresh);
       stack.env = next;
     },
     // SIGTERM: the graceful stop (which also writes a CPU profile); the product bounds it at 10 s.
+    // Then the stack's keys go, so the next stack's Redis holds only its own.
     stop: async () => {
-      await Promise.all(stack.all().map((p) => p.stop('SIGTERM', 20_000)));
+      await Promise.all(stack.all().map((p) => p.stop(20_000)));
       dropTempDir(dirname(env.DB_PATH as string));
+      const redis = new Redis(o.redisUrl, { maxRetriesPerRequest: 1 });
+      redis.on('error', () => undefined);
+      try {
+        await cleanPrefix(redis, o.keyPrefix);
+      } finally {
+        redis.disconnect();
+      }
     },
   };
   return stack;

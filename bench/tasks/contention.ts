@@ -13,7 +13,7 @@ import { Latency, type Percentiles } from '../../clients/cli/report.js';
 import { DEFAULT_CENTER } from '../../clients/cli/sim/load.js';
 import { ErrorTally } from '../../clients/cli/sim/socket.js';
 import { signToken } from '../../clients/cli/token.js';
-import { connectClient, type DispatchClient } from '../../protocol/client.js';
+import { connectClient, type DispatchClient } from '../../server/devkit/client.js';
 import type { Call, LatLng, UserRole } from '../../protocol/index.js';
 import type { TaskContext } from '../lib/ipc.js';
 

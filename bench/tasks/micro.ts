@@ -5,7 +5,7 @@
  *    the same three statements prepared by hand;
  *  - token verification (server/gateway/auth.ts: node:crypto's synchronous HMAC, jose decoding the
  *    parts) against jose's own jwtVerify through WebCrypto, the product's way before;
- *  - a failing call through the circuit breaker (server/guard.ts's own guard) with a full window,
+ *  - a failing call through the circuit breaker (server/gateway/breaker.ts) with a full window,
  *    against plain opossum with rolling percentiles on (its default: the stats then sort the window).
  */
 import { webcrypto } from 'node:crypto';
@@ -17,7 +17,7 @@ import { jwtVerify } from 'jose';
 import type { Call } from '../../protocol/index.js';
 import { Claims } from '../../protocol/index.js';
 import { createVerifier } from '../../server/gateway/auth.js';
-import { createGuard } from '../../server/guard.js';
+import { createBreaker } from '../../server/gateway/breaker.js';
 import { openLedger } from '../../server/ledger/db.js';
 import { writeEntries, type LedgerEntry } from '../../server/ledger/writer.js';
 import { createLogger } from '../../server/log.js';
@@ -127,8 +127,8 @@ async function breaker(fires: number): Promise<MicroResult['breaker']> {
     for (let i = 0; i < 50; i++) await call(failing).catch(() => undefined);
     return Math.round(((performance.now() - t) / 50) * 1000) / 1000;
   };
-  const g = createGuard(1000, new Metrics(), createLogger('silent', 'bench'));
-  const product = await time(g.guard);
+  const g = createBreaker(1000, new Metrics(), createLogger('silent', 'bench'));
+  const product = await time(g.breaker);
   g.shutdown();
   const b = new CircuitBreaker((work: () => Promise<unknown>) => work(), { timeout: 1000, errorThresholdPercentage: 50, volumeThreshold: 5 });
   const percentiles = await time((work) => b.fire(work));

@@ -1,5 +1,5 @@
 /**
- * Raw Redis baseline: EVALSHA of a script shaped like accept-8.lua (its first seven keys; the same HGET /
+ * Raw Redis baseline: EVALSHA of a script shaped like accept.lua (its first seven keys; the same HGET /
  * HSET / ZREM / XADD / HGETALL / HKEYS / DEL operations and cjson round trip, three offers per call
  * and two per driver) but with none of its decisions. Each operation gets its own prepared call,
  * so every run takes the full winning path, as the accept that wins does. In `burst` mode a group

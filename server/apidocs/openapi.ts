@@ -81,7 +81,6 @@ function openObjects(ctx: ZodOpenApiOverrideContext): void {
 export function openApiDocument(): Record<string, unknown> {
   const paths: ZodOpenApiPathsObject = {};
   for (const a of ACTIONS) {
-    if (!a.route) continue;
     const p = openApiPath(a.route.path);
     paths[p] = { ...paths[p], [a.route.method]: actionOperation(a, a.route) };
   }
@@ -92,14 +91,16 @@ export function openApiDocument(): Record<string, unknown> {
       title: 'Taxi dispatch REST API',
       version: PROTOCOL_VERSION,
       description:
-        'The REST mirror of the Socket.IO API (see /asyncapi.json), with the same token, rules and error codes. ' +
+        'Every action of the Socket.IO API (see /asyncapi.json) as a route, with the same token, payloads, rules and error codes. ' +
         'Every error answers `{ "error": { "code", "message" } }`; docs/protocol.md is the full contract.',
       license: { name: 'MIT', identifier: 'MIT' },
     },
     servers: [{ url: '/', description: 'this gateway' }],
     tags: [
-      { name: 'call', description: 'Calls: request, read, list, cancel' },
+      { name: 'call', description: 'Calls: request, read, list, the open ones, cancel' },
+      { name: 'driver', description: 'A driver going online or offline, and its position' },
       { name: 'offer', description: 'A driver answering an offer' },
+      { name: 'trip', description: 'The assigned driver running the trip, or backing out' },
       { name: 'operations', description: 'Probes, metrics and these documents' },
     ],
     components: {

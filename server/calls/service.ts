@@ -1,23 +1,15 @@
 /**
  * What riders (and admins) can do with calls, shared by the Socket.IO handlers and the REST routes:
- * every action checks the role, runs one script (the change is atomic in Redis) and pushes the
- * result to everyone concerned.
+ * every action checks the role, runs one command (the change is atomic in Redis) and carries out
+ * what the command says follows (pushes, matching).
  */
 import { randomUUID } from 'node:crypto';
 import {
-  isTerminal, type Call, type CallRequest, type ListQuery, type UserRole,
+  isTerminal, type Call, type CallRequest, type ListQuery, type User, type UserRole,
 } from '../../protocol/index.js';
-import { clock, later, type Context } from '../context.js';
-import { rematchNear } from '../dispatch/matcher.js';
-import { enqueueMatch } from '../dispatch/queue.js';
-import { LEASE_MS } from '../dispatch/timers.js';
+import { clock, follow, type Context } from '../context.js';
 import { AppError } from '../errors.js';
-import { checked } from '../redis/results.js';
-
-export interface User {
-  id: string;
-  role: UserRole;
-}
+import { TIMER_LEASE_MS } from '../jobs.js';
 
 /** How long a requestId is remembered for idempotency. */
 const REQUEST_TTL_S = 24 * 3600;
@@ -32,45 +24,21 @@ export class CallService {
   /** Create (or, for a repeated requestId, return) the passenger's call and queue it for matching. */
   async request(user: User, input: CallRequest): Promise<{ call: Call; created: boolean }> {
     requireRole(user, 'passenger');
-    const { keys, scripts, queue, notify, log } = this.ctx;
-    const id = randomUUID();
-    const t = clock();
-    const reply = checked(
-      await scripts.request(
-        keys.request(user.id, input.requestId), keys.passengerActive(user.id), keys.call(id),
-        keys.allCalls, keys.passengerCalls(user.id), keys.ledger, keys.callTimers,
-        keys.prefix, id, user.id, input.requestId, JSON.stringify(input.pickup), JSON.stringify(input.dropoff),
-        t.ms, t.iso, REQUEST_TTL_S, LEASE_MS,
-      ),
-    );
-    const call = JSON.parse(reply[1] as string) as Call;
-    const created = reply[0] === 1;
-    // A repeat of a request whose enqueue may have failed queues it again (a no-op if queued).
-    if (call.status === 'requested') await enqueueMatch(queue, call.id);
-    if (created) {
-      notify.callChanged(call);
-      log.info({ callId: call.id, passengerId: user.id, status: call.status }, 'call requested');
-    }
+    const { call, created, effects } = await this.ctx.commands.request({
+      callId: randomUUID(), passengerId: user.id, requestId: input.requestId, pickup: input.pickup, dropoff: input.dropoff,
+      now: clock(), requestTtlS: REQUEST_TTL_S, safetyTimerMs: TIMER_LEASE_MS,
+    });
+    await follow(this.ctx, effects);
+    if (created) this.ctx.log.info({ callId: call.id, passengerId: user.id, status: call.status }, 'call requested');
     return { call, created };
   }
 
   /** The passenger (own call) or an admin cancels a call whose trip has not started. */
   async cancel(user: User, callId: string, reason?: string): Promise<Call> {
     requireRole(user, 'passenger', 'admin');
-    const { keys, scripts, notify, log } = this.ctx;
-    const t = clock();
-    const reply = checked(
-      await scripts.cancel(
-        keys.call(callId), keys.callOffers(callId), keys.freeDrivers, keys.waitingCalls, keys.ledger, keys.callTimers,
-        keys.prefix, user.id, user.role, reason ?? '', t.ms, t.iso,
-      ),
-    );
-    const [, json, revoked, driverId, freed] = reply as [number, string, string[], string, number];
-    const call = JSON.parse(json) as Call;
-    notify.callChanged(call);
-    notify.revoked(revoked, callId, 'cancelled');
-    log.info({ callId, status: call.status, by: user.id, driverId: driverId || undefined }, 'call cancelled');
-    later(this.ctx, rematchNear(this.ctx, freed === 1 ? [driverId, ...revoked] : revoked), 'rematch near freed drivers');
+    const { call, freedDriver, effects } = await this.ctx.commands.cancel({ callId, userId: user.id, role: user.role, reason: reason ?? '', now: clock() });
+    await follow(this.ctx, effects);
+    this.ctx.log.info({ callId, status: call.status, by: user.id, driverId: freedDriver || undefined }, 'call cancelled');
     return call;
   }
 

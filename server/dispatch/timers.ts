@@ -1,24 +1,22 @@
 /**
  * The sweep of call timers. Every open call that has been matched once has one timer in a Redis
  * sorted set (member `callId:wave`, score when due: its wave's end or its deadline), written by the
- * scripts in the same step as the state it guards (offer-6.lua; a safety timer from request-7.lua,
- * a due-now one from trip-cancel-5.lua) and dropped by the accept and the cancel. So a call won in
+ * scripts in the same step as the state it guards (offer.lua; a safety timer from request.lua,
+ * a due-now one from trip-cancel.lua) and dropped by the accept and the cancel. So a call won in
  * its first wave costs no timer job at all.
  *
- * Every dispatcher sweeps the set: due timers are leased (due-timers-1.lua gives each to one
- * sweeper and pushes it back by LEASE_MS) and become `wave` jobs, one per lease. Only the fenced
+ * Every dispatcher sweeps the set: due timers are leased (the dueTimers command gives each to one
+ * sweeper and pushes it back by TIMER_LEASE_MS) and become `wave` jobs, one per lease. Only the fenced
  * matching step consumes a timer; a run that never happens (a job that failed for good, a sweeper
  * that died before queueing it) comes due again when its lease ends. The step is fenced by the wave
  * number, so a timer that runs twice never moves a newer wave.
  */
 import type { Logger } from 'pino';
-import type { Context } from '../context.js';
-import { enqueueTimers, type DispatchQueue } from './queue.js';
+import { enqueueTimers, TIMER_LEASE_MS, type DispatchQueue } from '../jobs.js';
+import type { Commands } from '../redis/commands.js';
 
 /** How often a dispatcher looks for due timers: a wave moves on at most this late. */
 export const SWEEP_MS = 100;
-/** How long a taken timer waits for its run to consume it before it comes due again. */
-export const LEASE_MS = 30_000;
 /** Timers taken per look (more are taken at once by the next look). */
 const BATCH = 500;
 
@@ -28,9 +26,9 @@ export interface Sweeper {
   stop(): Promise<void>;
 }
 
-type SweepDeps = Pick<Context, 'keys' | 'scripts'> & { queue: DispatchQueue; log: Logger };
+type SweepDeps = { commands: Pick<Commands, 'dueTimers'>; queue: DispatchQueue; log: Logger };
 
-export function startTimerSweep(d: SweepDeps, everyMs = SWEEP_MS, leaseMs = LEASE_MS): Sweeper {
+export function startTimerSweep(d: SweepDeps, everyMs = SWEEP_MS, leaseMs = TIMER_LEASE_MS): Sweeper {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> = Promise.resolve();
@@ -38,18 +36,17 @@ export function startTimerSweep(d: SweepDeps, everyMs = SWEEP_MS, leaseMs = LEAS
 
   async function sweep(): Promise<number> {
     const now = Date.now();
-    const due = (await d.scripts.dueTimers(d.keys.callTimers, now, leaseMs, BATCH)) as unknown as string[];
+    const due = await d.commands.dueTimers({ now, leaseMs, max: BATCH });
     const runs: { callId: string; wave: number; run: string }[] = [];
-    for (let i = 0; i < due.length; i += 2) {
-      const member = due[i] as string;
+    for (const { member, dueMs } of due) {
       const at = member.lastIndexOf(':');
       const wave = Number(member.slice(at + 1));
       // The lease makes this sweeper the only taker: the time taken makes the job id new even when a
       // run put the timer back at the same score (a clock behind the sweeper's).
-      if (at > 0 && Number.isInteger(wave)) runs.push({ callId: member.slice(0, at), wave, run: `${due[i + 1] as string}-${now}` });
+      if (at > 0 && Number.isInteger(wave)) runs.push({ callId: member.slice(0, at), wave, run: `${dueMs}-${now}` });
     }
     await enqueueTimers(d.queue, runs);
-    return due.length / 2;
+    return due.length;
   }
 
   const loop = () => {

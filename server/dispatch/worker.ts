@@ -1,10 +1,10 @@
 /** The dispatcher's BullMQ worker: runs matching steps and every timer (a call's wave end or deadline, a driver's grace). */
 import { Worker, type Job } from 'bullmq';
-import type { Context } from '../context.js';
+import { follow, type Context } from '../context.js';
+import type { DispatchJob, JobData } from '../jobs.js';
 import { blockingConnection } from '../redis/connect.js';
 import { QUEUE } from '../redis/keys.js';
 import { runMatch } from './matcher.js';
-import { enqueueRematch, type DispatchJob, type JobData } from './queue.js';
 
 export function createWorker(ctx: Context): Worker<JobData> {
   const { config, log, metrics } = ctx;
@@ -41,12 +41,9 @@ async function handle(ctx: Context, job: DispatchJob & { attemptsStarted: number
 }
 
 async function graceOver(ctx: Context, driverId: string, awaySince: string): Promise<string> {
-  const { keys, scripts, notify, queue, log } = ctx;
-  const reply = await scripts.driverOffline(keys.driver(driverId), keys.freeDrivers, keys.driverOffers(driverId), keys.prefix, driverId, Date.now(), awaySince);
-  if (reply[0] !== 1) return reply[0] === 2 ? 'offline-after-trip' : 'came-back';
-  const ended = reply[1] as string[];
-  for (const callId of ended) notify.revoked([driverId], callId, 'expired');
-  await enqueueRematch(queue, ended);
-  log.info({ driverId }, 'driver offline after grace period');
+  const r = await ctx.commands.driverOffline({ driverId, now: Date.now(), awaySince });
+  if (r.outcome !== 'offline') return r.outcome === 'after-trip' ? 'offline-after-trip' : 'came-back';
+  await follow(ctx, r.effects);
+  ctx.log.info({ driverId }, 'driver offline after grace period');
   return 'offline';
 }

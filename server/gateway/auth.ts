@@ -8,9 +8,8 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { Claims } from '../../protocol/index.js';
+import { Claims, type User } from '../../protocol/index.js';
 import { AppError } from '../errors.js';
-import type { User } from '../calls/service.js';
 
 export type Verify = (token: unknown) => Promise<User & { exp: number }>;
 type Verified = User & { exp: number };

@@ -1,21 +1,20 @@
 /**
- * The HTTP side: health, readiness and metrics for every role, and for gateways the REST mirror of
- * the socket actions. Same schemas, same services, same codes, same limits as the sockets.
+ * The HTTP side: health, readiness and metrics for every role, and for gateways the REST adapter
+ * of the action table: one route per action (protocol/actions.ts), each turned into
+ * `runAction(user, action, payload)`, the same pipeline the sockets run (pipeline.ts). Origin and
+ * token are checked before the body is read; the payload is the path id, the body and the query
+ * (restPayload), validated by the pipeline with the action's own schema.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
-import { CallRequest, CancelBody, HTTP_STATUS, Id, ListQuery } from '../../protocol/index.js';
-import type { User } from '../calls/service.js';
+import { ACTIONS, HTTP_STATUS, restPayload, type AnyAction, type User } from '../../protocol/index.js';
 import { AppError, toWireError } from '../errors.js';
-import type { Guard } from '../guard.js';
-import type { InFlight } from '../inflight.js';
 import type { Metrics } from '../metrics.js';
 import { bearer, type Verify } from './auth.js';
 import { docsRouter } from './docs.js';
-import type { Services } from './handlers.js';
-import type { Limits } from './limits.js';
 import { originAllowed } from './origins.js';
+import type { RunAction } from './pipeline.js';
 
 export interface HttpDeps {
   log: Logger;
@@ -27,11 +26,10 @@ export interface HttpDeps {
   maxBodyBytes: number;
   allowedOrigins: readonly string[];
   /** Present on gateways only. */
-  api?: { verify: Verify; services: Services; limits: Limits; guard: Guard; inflight: InFlight };
+  api?: { verify: Verify; runAction: RunAction };
 }
 
 type Locals = { user: User };
-type Handler = (req: Request, res: Response<unknown, Locals>) => Promise<void>;
 
 export function createHttpApp(d: HttpDeps): express.Express {
   const app = express();
@@ -71,8 +69,11 @@ export function createHttpApp(d: HttpDeps): express.Express {
   return app;
 }
 
+/** The number of `:params` in a route's path: routes with fewer go first (`/calls/active` before `/calls/:id`). */
+const paramCount = (a: AnyAction) => a.route.path.split('/').filter((part) => part.startsWith(':')).length;
+
 function mountApi(app: express.Express, d: HttpDeps, api: NonNullable<HttpDeps['api']>): void {
-  const { verify, services: { calls, drivers }, limits, guard, inflight } = api;
+  const { verify, runAction } = api;
   const router = express.Router();
   router.use((req, res, next) => {
     if (!originAllowed(d.allowedOrigins, req.headers.origin)) {
@@ -86,39 +87,18 @@ function mountApi(app: express.Express, d: HttpDeps, api: NonNullable<HttpDeps['
   });
   router.use(express.json({ limit: d.maxBodyBytes, strict: true }));
 
-  /** An async route, counted in flight, behind the per-user limit and the circuit breaker. */
-  const route = (fn: Handler) => (req: Request, res: Response<unknown, Locals>, next: NextFunction) => {
-    inflight
-      .track(() => guard(async () => {
-        await limits.take('event', res.locals.user.id);
-        await fn(req, res);
-      }))
-      .catch(next);
-  };
-  const callId = (req: Request): string => {
-    const parsed = Id.safeParse(req.params.id);
-    if (!parsed.success) throw new AppError('VALIDATION_FAILED', 'id: must be 1-64 chars of A-Z a-z 0-9 _ -');
-    return parsed.data;
-  };
-
-  router.post('/calls', route(async (req, res) => {
-    const { call, created } = await calls.request(res.locals.user, CallRequest.parse(req.body ?? {}));
-    res.status(created ? 201 : 200).json(call);
-  }));
-  router.get('/calls', route(async (req, res) => {
-    res.json({ items: await calls.list(res.locals.user, ListQuery.parse(req.query)) });
-  }));
-  router.get('/calls/:id', route(async (req, res) => {
-    res.json(await calls.get(res.locals.user, callId(req)));
-  }));
-  router.post('/calls/:id/accept', route(async (req, res) => {
-    res.json(await drivers.accept(res.locals.user, callId(req)));
-  }));
-  router.post('/calls/:id/cancel', route(async (req, res) => {
-    const id = callId(req);
-    const { reason } = CancelBody.parse(req.body ?? {});
-    res.json(await calls.cancel(res.locals.user, id, reason));
-  }));
+  for (const action of [...ACTIONS].sort((a, b) => paramCount(a) - paramCount(b))) {
+    const { route } = action;
+    if (!route.path.startsWith('/api/')) throw new Error(`${action.name}: a route outside /api (${route.path})`);
+    router[route.method](route.path.slice('/api'.length), (req: Request, res: Response<unknown, Locals>) => {
+      const id = req.params.id;
+      const payload = restPayload(route, { id: typeof id === 'string' ? id : undefined, body: req.body, query: req.query });
+      void runAction(res.locals.user, action, payload, 'rest').then((outcome) => {
+        if (outcome.ok) res.status(outcome.repeated && route.also ? route.also.status : route.status).json(outcome.data);
+        else res.status(HTTP_STATUS[outcome.error.code]).json({ error: outcome.error });
+      });
+    });
+  }
   app.use('/api', router);
 }
 

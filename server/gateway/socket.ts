@@ -1,7 +1,8 @@
 /**
  * The Socket.IO side of a gateway: the Redis adapter, the handshake (origin, per-address connection
- * cap, JWT), the boundary in front of every event (ack required, rate limit, validation, circuit
- * breaker, contract error codes), the resync sent on every (re)connect, and driver presence.
+ * cap, JWT), the adapter from events to the action pipeline (ack required, unknown events refused,
+ * everything else is `runAction`: pipeline.ts), the resync sent on every (re)connect, and driver
+ * presence.
  */
 import type { Server as HttpServer } from 'node:http';
 import { createAdapter } from '@socket.io/redis-adapter';
@@ -9,19 +10,17 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Server, type Socket } from 'socket.io';
 import {
-  DEFAULT_MESSAGE, PROTOCOL_VERSION, protocolProblem, rooms, type ClientToServerEvents, type ErrorCode, type Response, type ServerToClientEvents,
+  ACTIONS, DEFAULT_MESSAGE, PROTOCOL_VERSION, protocolProblem, rooms, type AnyAction, type ClientToServerEvents, type ErrorCode, type Response,
+  type ServerToClientEvents, type User,
 } from '../../protocol/index.js';
-import type { User } from '../calls/service.js';
 import type { Config } from '../config.js';
-import { toWireError } from '../errors.js';
-import type { Guard } from '../guard.js';
-import type { InFlight } from '../inflight.js';
 import type { Metrics } from '../metrics.js';
 import type { Keys } from '../redis/keys.js';
+import type { Services } from './actions.js';
 import type { Verify } from './auth.js';
-import type { Handler, Services } from './handlers.js';
 import type { Limits } from './limits.js';
 import { originAllowed } from './origins.js';
+import type { RunAction } from './pipeline.js';
 
 export interface SocketData {
   user: User;
@@ -37,16 +36,17 @@ export interface SocketDeps {
   pub: Redis;
   sub: Redis;
   verify: Verify;
+  /** For the resync and driver presence; every event goes through `runAction`. */
   services: Services;
-  handlers: Record<string, Handler>;
+  runAction: RunAction;
+  /** The per-address cap on connection attempts. */
   limits: Limits;
-  guard: Guard;
-  /** The breaker of `driver:location` alone (see server/guard.ts). */
-  locationGuard: Guard;
-  inflight: InFlight;
   metrics: Metrics;
   log: Logger;
 }
+
+/** The action of each client event. */
+const EVENT_ACTIONS: ReadonlyMap<string, AnyAction> = new Map(ACTIONS.flatMap((a): [string, AnyAction][] => (a.event ? [[a.event, a]] : [])));
 
 /** setTimeout's ceiling; later expiries are re-armed. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -101,7 +101,7 @@ export function createSocketServer(http: HttpServer, d: SocketDeps): IoServer {
       clearTimeout(expiry.timer);
       d.metrics.sockets.dec({ role: user.role });
     });
-    bindHandlers(socket, d);
+    bindEvents(socket, d);
     // First on every connection, before the resync: the server's protocol version.
     socket.emit('hello', { protocol: PROTOCOL_VERSION, userId: user.id, role: user.role });
     resync(socket, d).catch((err: unknown) => d.log.warn({ err, userId: user.id }, 'resync failed'));
@@ -134,40 +134,22 @@ function endAtExpiry(socket: IoSocket): { timer: NodeJS.Timeout } {
   return state;
 }
 
-/** Every event goes through here: ack required, rate limit, validation, breaker, contract codes. */
-function bindHandlers(socket: IoSocket, d: SocketDeps): void {
+/** The socket adapter: an event with an ack is its action, run by the pipeline; the outcome is the ack. */
+function bindEvents(socket: IoSocket, d: SocketDeps): void {
   const user = socket.data.user;
-  const onUnexpected = (err: unknown) => d.log.error({ err, userId: user.id }, 'event failed');
   socket.onAny((event: string, ...args: unknown[]) => {
     const ack = args[args.length - 1];
     if (typeof ack !== 'function') return; // an event without an ack is ignored, never a crash
     const reply = ack as (res: Response<unknown>) => void;
-    const handler = Object.hasOwn(d.handlers, event) ? d.handlers[event] : undefined;
-    if (!handler) {
+    const action = EVENT_ACTIONS.get(event);
+    if (!action) {
       reply({ ok: false, error: { code: 'VALIDATION_FAILED', message: `unknown event ${JSON.stringify(String(event).slice(0, 64))}` } });
       return;
     }
-    const raw = args.length > 1 ? args[0] : undefined;
-    const parsed = handler.schema.safeParse(raw ?? {});
-    if (!parsed.success) {
-      reply({ ok: false, error: toWireError(parsed.error) });
-      return;
-    }
-    const kind = event === 'driver:location' ? 'location' : 'event';
-    const guard = kind === 'location' ? d.locationGuard : d.guard;
-    d.inflight
-      .track(() => guard(async () => {
-        await d.limits.take(kind, user.id);
-        return handler.run(user, parsed.data);
-      }))
-      .then(
-        (data) => reply({ ok: true, data }),
-        (err: unknown) => {
-          const error = toWireError(err, onUnexpected);
-          if (error.code === 'RATE_LIMITED') d.metrics.rateLimited.inc({ kind });
-          reply({ ok: false, error });
-        },
-      );
+    // The payload is the one argument before the ack; an event with only the ack has none ({}).
+    void d.runAction(user, action, args.length > 1 ? args[0] : undefined, 'socket').then((outcome) => {
+      reply(outcome.ok ? { ok: true, data: outcome.data } : { ok: false, error: outcome.error });
+    });
   });
 }
 

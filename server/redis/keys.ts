@@ -1,7 +1,7 @@
 /**
  * The one place Redis key names are made. Every key starts with KEY_PREFIX, so deployments and
- * tests can share one Redis. Scripts derive per-driver and per-call keys from the prefix with the
- * same patterns (scripts/_lib.lua); test/keys.test.ts checks that both agree.
+ * tests can share one Redis. Scripts never make a key: the command layer (commands.ts) passes every
+ * key a script touches in its KEYS (test/keys.test.ts and the test mode of scripts.ts check it).
  */
 export interface Keys {
   prefix: string;
@@ -9,6 +9,8 @@ export interface Keys {
   call(callId: string): string;
   /** HASH: driverId → offer state (expiry epoch ms while live, else rejected|revoked|won|busy|expired|backedout). */
   callOffers(callId: string): string;
+  /** HASH: driverId → the offer JSON as it went to that driver (written with the wave, read by its follow-up). */
+  callSent(callId: string): string;
   /**
    * HASH: status (available|busy|offline), lat, lng, callId (current trip), updatedAt, connects (a counter of
    * its socket connections), awaySince
@@ -44,6 +46,7 @@ export function makeKeys(prefix: string): Keys {
     prefix,
     call: (id) => `${prefix}:call:${id}`,
     callOffers: (id) => `${prefix}:call:${id}:offers`,
+    callSent: (id) => `${prefix}:call:${id}:sent`,
     driver: (id) => `${prefix}:driver:${id}`,
     driverOffers: (id) => `${prefix}:driver:${id}:offers`,
     passengerActive: (id) => `${prefix}:passenger:${id}:active`,

@@ -4,7 +4,7 @@
  * socket so tests can also send invalid payloads and unknown events.
  */
 import type { Socket } from 'socket.io-client';
-import { DispatchClient, type ClientOptions, type ClientSocket } from '../../protocol/client.js';
+import { DispatchClient, type ClientOptions, type ClientSocket } from '../../server/devkit/client.js';
 import type { Response, UserRole } from '../../protocol/index.js';
 import { signToken } from '../../clients/cli/token.js';
 import { SECRET } from './env.js';

@@ -32,5 +32,5 @@ export function testConfig(env: Record<string, string>, role: 'all' | 'gateway' 
   return loadConfig({ ...env, ROLE: role });
 }
 
-/** A TCP port nothing listens on right now (for child processes). */
-export { freePort } from '../../server/embedded-redis.js';
+/** A TCP port nothing listens on right now (for child processes): the dev kit's. */
+export { freePort } from '../../server/devkit/ports.js';

@@ -4,18 +4,15 @@
  * Ctrl-C, SIGTERM or closing the terminal (SIGHUP) stops the riders, the drivers and then the
  * server, which stops its private Redis if it started one.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import {
   ALREADY_DISPATCHED_MESSAGE, type Call, type LatLng, type Offer,
 } from '../../../protocol/index.js';
 import { DEV_JWT_SECRET } from '../../../server/config.js';
-import { timer, within } from '../async.js';
+import { portFree } from '../../../server/devkit/ports.js';
+import { spawnServer, type ServerProcess } from '../../../server/devkit/server.js';
+import { timer } from '../async.js';
 import { distanceM, formatDistance, randomPointWithin } from '../geo.js';
 import {
   intIn, numberIn, parsePoint, parseRange, randomIn, RoundRobin,
@@ -24,13 +21,6 @@ import { stopSignals } from '../signals.js';
 import { DriverFleet } from '../sim/fleet.js';
 import { SimRider } from '../sim/rider.js';
 import { DEFAULT_CENTER } from '../sim/load.js';
-
-/** Run from the TypeScript sources (tsx) or from the compiled dist/ of `npm run build`. */
-const COMPILED = import.meta.url.endsWith('.js');
-/** Where server/ is: the repository, or dist/ when compiled. */
-const CODE_ROOT = new URL('../../../', import.meta.url);
-/** The package's directory (the server's working directory: ./data lives there). */
-const ROOT = fileURLToPath(COMPILED ? new URL('../', CODE_ROOT) : CODE_ROOT);
 
 export interface DemoOptions {
   port: number;
@@ -70,12 +60,7 @@ const warn = (text: string) => process.stderr.write(`${time()}  ${text}\n`);
 /** Server, drivers, riders and the story, until a stop signal; resolves with the exit code. */
 export async function runDemo(o: DemoOptions): Promise<number> {
   const stop = stopSignals();
-  const url = `http://127.0.0.1:${o.port}`;
-  let server: ChildProcess | undefined;
-  const killServer = () => {
-    if (server && server.exitCode === null && server.signalCode === null) server.kill('SIGTERM');
-  };
-  process.on('exit', killServer); // whatever happens, never leave the server behind
+  let server: ServerProcess | undefined;
   try {
     if (!(await portFree(o.port))) {
       warn(`port ${o.port} is in use: stop what runs there, or pick another with --port`);
@@ -83,40 +68,42 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     }
     say(`starting the server on port ${o.port} (ROLE=all)…`);
     server = startServer(o);
-    server.on('error', (err) => warn(`server process: ${err.message}`));
-    const exited = once(server, 'exit').catch(() => undefined);
-    const ready = await waitReady(url, server, stop.first);
-    if (!ready) return stop.first.aborted ? 0 : 1;
-    say(`server ready at ${url} (pid ${server.pid})`);
-    const code = await tellStories(o, url, stop.first, exited);
-    return code;
-  } finally {
-    if (server && server.exitCode === null && server.signalCode === null) {
-      say('stopping the server…');
-      server.kill('SIGTERM');
-      if (!(await within(once(server, 'exit'), 15_000))) {
-        warn('the server did not stop in 15 s: killing it');
-        server.kill('SIGKILL');
-      }
+    try {
+      await server.ready({ ms: 60_000, tick: 200, signal: stop.first });
+    } catch (err) {
+      if (stop.first.aborted) return 0;
+      warn((err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '');
+      return 1;
     }
-    process.off('exit', killServer);
+    say(`server ready at ${server.url} (pid ${server.pid})`);
+    return await tellStories(o, server.url, stop.first, server.exited);
+  } finally {
+    if (server?.running()) {
+      say('stopping the server…');
+      if ((await server.stop(15_000)).forced) warn('the server did not stop in 15 s: it was killed');
+    }
     stop.dispose();
     say('demo over');
   }
 }
 
-/** The server as `npm start` runs it (one process, tsx loader; compiled: node dist/server/main.js),
- *  in its own process group so a Ctrl-C reaches the demo first and the server is stopped after its
- *  clients. It logs JSON lines whatever the terminal, since showServerLine reads them. */
-function startServer(o: DemoOptions): ChildProcess {
-  const env: NodeJS.ProcessEnv = { ...process.env, ROLE: 'all', PORT: String(o.port), LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', LOG_FORMAT: 'json' };
-  if (o.secret !== DEV_JWT_SECRET) env.JWT_SECRET = o.secret;
-  const args = COMPILED ? [fileURLToPath(new URL('server/main.js', CODE_ROOT))] : ['--import', 'tsx', 'server/main.ts'];
-  const child = spawn(process.execPath, args, { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  for (const stream of [child.stdout, child.stderr]) {
-    if (stream) createInterface({ input: stream }).on('line', showServerLine);
-  }
-  return child;
+/**
+ * The server as `npm start` runs it (one process, ROLE=all; from the sources with tsx, compiled:
+ * node dist/server/main.js), in its own process group so a Ctrl-C reaches the demo first and the
+ * server is stopped after its clients (and sent SIGTERM if the demo exits any other way). It logs
+ * JSON lines whatever the terminal, since showServerLine reads them.
+ */
+function startServer(o: DemoOptions): ServerProcess {
+  const server = spawnServer({
+    name: 'the server',
+    role: 'all',
+    port: o.port,
+    env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', LOG_FORMAT: 'json', ...(o.secret === DEV_JWT_SECRET ? {} : { JWT_SECRET: o.secret }) },
+    detached: true,
+    keep: 64 * 1024,
+  });
+  server.onLine(showServerLine);
+  return server;
 }
 
 /** Server log lines worth showing next to the story: warnings and errors, start-up and Redis news. */
@@ -133,36 +120,6 @@ function showServerLine(line: string): void {
   if (level >= 40 || msg === 'listening' || /redis/i.test(msg)) {
     const name = level >= 50 ? 'ERROR' : level >= 40 ? 'WARN' : 'INFO';
     process.stderr.write(`server │ ${name} ${msg}${entry?.err?.message ? `: ${entry.err.message}` : ''}\n`);
-  }
-}
-
-async function waitReady(url: string, server: ChildProcess, stopped: AbortSignal): Promise<boolean> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline && !stopped.aborted) {
-    if (server.exitCode !== null || server.signalCode !== null) {
-      warn(`the server exited (${server.exitCode ?? server.signalCode}) before it was ready`);
-      return false;
-    }
-    const res = await fetch(`${url}/readyz`).catch(() => null);
-    if (res?.status === 200) return true;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  if (!stopped.aborted) warn(`the server was not ready after 60 s`);
-  return false;
-}
-
-async function portFree(port: number): Promise<boolean> {
-  const s = createServer();
-  try {
-    await new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.listen(port, resolve);
-    });
-    return true;
-  } catch {
-    return false;
-  } finally {
-    s.close();
   }
 }
 

@@ -3,12 +3,15 @@
 
   KEYS[1] driver hash   KEYS[2] free drivers GEO set
   ARGV[1] driver id   ARGV[2] lat   ARGV[3] lng   ARGV[4] now (epoch ms)
-  Returns {1} when available, {-5} when the driver is on a trip (it stays busy, position updated).
+  Returns (JSON) { status = 'available' }, or { fail = FAIL.DRIVER_BUSY } when the driver is on a
+  trip (it stays busy, position updated).
   Guarantee: a driver with a trip is never put in the free set.
 ]]
+--- @include "geo"
+--- @include "reply"
 local status = redis.call('HGET', KEYS[1], 'status')
 redis.call('HSET', KEYS[1], 'lat', ARGV[2], 'lng', ARGV[3], 'updatedAt', ARGV[4], 'offlineAfterTrip', '')
-if status == 'busy' then return {-5} end
+if status == 'busy' then return fail(FAIL.DRIVER_BUSY) end
 redis.call('HSET', KEYS[1], 'status', 'available')
 redis.call('GEOADD', KEYS[2], ARGV[3], geoLat(ARGV[2]), ARGV[1])
-return {1}
+return reply({ status = 'available' })

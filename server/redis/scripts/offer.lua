@@ -9,40 +9,53 @@
           wave's end or its deadline, whichever is first). Set here in the same step as the wave,
           so no crash can leave an open call without its timer; the sweep of server/dispatch/
           timers.ts runs this step (fenced) when it is due, and only a fenced run removes it.
-  ARGV[1] key prefix  ARGV[2] now (epoch ms)  ARGV[3] now (ISO-8601)  ARGV[4] offer timeout (ms)
-  ARGV[5] wave size   ARGV[6] match radius (m)
+  KEYS[7] call's sent offers hash: driver → the offer JSON as it goes to that driver
+  ARGV[1] the call id (to drop the timer of a call that is gone)  ARGV[2] now (epoch ms)
+  ARGV[3] now (ISO-8601)  ARGV[4] offer timeout (ms)  ARGV[5] wave size   ARGV[6] match radius (m)
   ARGV[7] the wave a timer was set for ('' for a first match or a re-match): the fencing token.
           A timer of the current wave ends all its offers; a timer of an older wave does nothing.
   ARGV[8] call timeout (ms): the first matching of the call (or of its generation, after a driver
           backed out) sets its `deadline`, now + this.
-  ARGV[9] the call id (to drop the timer of a call that is gone)
 
-  Returns
-    {1, callJson, expiresAt, {driverId, distanceM, ...}, changed, wave, {expiredDriverId...}}
-        a new wave went out (changed = 1 when this step moved the call requested → offered)
-    {0, wave, {expiredDriverId...}}  no free driver in range: the call waits in KEYS[4]
-    {2, wave, expiresAt}  the current wave is still live: nothing changed
-    {3, callJson, {expiredDriverId...}}  the deadline has passed: the call is `unfulfilled`, its
-        offers ended
-    {-1} no such call   {-7} the call is past matching   {-11} a timer of an older wave
-  Guarantee: only drivers free at this instant get offers, never one who already held an offer for
-  this call, a call never has two live waves, none starts after the call's deadline, and an open
-  call that has been matched once always has a timer that ends it by its deadline.
+  Returns (JSON), by `outcome`:
+    'offered'     { call, changed, wave, offers = {{ driverId, offer = offerJson }...}, expired }: a
+                  new wave went out (changed = 1 when this step moved the call requested → offered);
+                  each offer is built here, once, as the driver gets it
+    'waiting'     { wave, expired }: no free driver in range: the call waits in KEYS[4]
+    'live'        { wave, liveUntil }: the current wave is still live: nothing changed
+    'unfulfilled' { call, expired }: the deadline has passed: the call is `unfulfilled`, its offers
+                  ended
+    'gone' no such call   'closed' the call is past matching   'stale' a timer of an older wave
+  `expired` lists the drivers whose offers this step ended: they are told, and the command layer
+  drops the call from their offer indexes afterwards. Each offered driver's index is written, and
+  the offer pushed, by the follow-up index-offer.lua (the drivers are known only here).
+  Guarantee: only drivers free at this instant get offers (the free GEO set holds exactly the
+  drivers whose status is `available`: every script that changes a status moves the driver in or
+  out of it in the same step), never one who already held an offer for this call, a call never has
+  two live waves, none starts after the call's deadline, and an open call that has been matched
+  once always has a timer that ends it by its deadline. If the follow-up never runs (the process
+  died), the driver never sees the offer: the wave ends at its timer, and a re-run of the job runs
+  the follow-up again.
 ]]
-local prefix, callId = ARGV[1], ARGV[9]
+--- @include "call"
+--- @include "offers"
+--- @include "drivers"
+--- @include "timers"
+--- @include "reply"
+local callId = ARGV[1]
 local now, nowIso = tonumber(ARGV[2]), ARGV[3]
 local waveSize, fence = tonumber(ARGV[5]), ARGV[7]
 -- A timer that ran is consumed here, whatever it finds.
 if fence ~= '' then redis.call('ZREM', KEYS[6], callTimer(callId, fence)) end
 
 local call = loadCall(KEYS[1])
-if not call then return {-1} end
+if not call then return reply({ outcome = 'gone' }) end
 if call.status ~= 'requested' and call.status ~= 'offered' then
   redis.call('ZREM', KEYS[4], call.id)
-  return {-7}
+  return reply({ outcome = 'closed' })
 end
 local wave = tonumber(redis.call('HGET', KEYS[1], 'wave'))
-if fence ~= '' and tonumber(fence) ~= wave then return {-11} end
+if fence ~= '' and tonumber(fence) ~= wave then return reply({ outcome = 'stale' }) end
 local timer = callTimer(call.id, wave)
 local deadline = tonumber(redis.call('HGET', KEYS[1], 'deadline'))
 if not deadline then
@@ -58,20 +71,19 @@ for i = 1, #offers, 2 do
   if expires ~= nil then
     if fence ~= '' or expires <= now then
       redis.call('HSET', KEYS[2], driverId, 'expired')
-      redis.call('HDEL', driverOffersKey(prefix, driverId), call.id)
       expired[#expired + 1] = driverId
     else
       liveUntil = expires
     end
   end
 end
-if liveUntil then return {2, wave, liveUntil} end
+if liveUntil then return reply({ outcome = 'live', wave = wave, liveUntil = liveUntil }) end
 if now >= deadline then
   -- Nobody accepted in time (the offers still live were all ended above: this is the timer's run).
   redis.call('ZREM', KEYS[6], timer)
   local json = record(KEYS[1], KEYS[5], call, 'unfulfilled', nowIso)
-  closeCall(prefix, KEYS[4], call)
-  return {3, json, expired}
+  closeCall(KEYS[4], call)
+  return reply({ outcome = 'unfulfilled', call = json, expired = expired })
 end
 
 local expiresAt = now + tonumber(ARGV[4])
@@ -88,8 +100,7 @@ while true do
   for _, hit in ipairs(found) do
     if #chosen >= 2 * waveSize then break end
     local driverId = hit[1]
-    if redis.call('HEXISTS', KEYS[2], driverId) == 0
-        and redis.call('HGET', driverKey(prefix, driverId), 'status') == 'available' then
+    if redis.call('HEXISTS', KEYS[2], driverId) == 0 then
       chosen[#chosen + 1] = driverId
       chosen[#chosen + 1] = math.floor(tonumber(hit[2]) + 0.5)
     end
@@ -104,22 +115,24 @@ for i = 1, #chosen, 2 do
   local offer = cjson.encode({ callId = call.id, pickup = call.pickup, dropoff = call.dropoff,
     distanceM = dist, expiresAt = expiresAt })
   redis.call('HSET', KEYS[2], driverId, expiresAt)
-  redis.call('HSET', driverOffersKey(prefix, driverId), call.id, offer)
-  offered[#offered + 1] = driverId
-  offered[#offered + 1] = dist
+  redis.call('HSET', KEYS[7], driverId, offer)
+  offered[#offered + 1] = { driverId = driverId, offer = offer }
 end
 
 if #offered == 0 then
   -- It waits for a driver to become free nearby; its deadline is its timer.
   redis.call('GEOADD', KEYS[4], call.pickup.lng, geoLat(call.pickup.lat), call.id)
   redis.call('ZADD', KEYS[6], deadline, timer)
-  return {0, wave, expired}
+  return reply({ outcome = 'waiting', wave = wave, expired = expired })
 end
 redis.call('ZREM', KEYS[4], call.id)
 redis.call('ZREM', KEYS[6], timer)
 wave = redis.call('HINCRBY', KEYS[1], 'wave', 1)
 redis.call('ZADD', KEYS[6], math.min(expiresAt, deadline), callTimer(call.id, wave))
+local changed, json = 0, nil
 if call.status == 'requested' then
-  return {1, record(KEYS[1], KEYS[5], call, 'offered', nowIso), expiresAt, offered, 1, wave, expired}
+  changed, json = 1, record(KEYS[1], KEYS[5], call, 'offered', nowIso)
+else
+  json = redis.call('HGET', KEYS[1], 'json')
 end
-return {1, redis.call('HGET', KEYS[1], 'json'), expiresAt, offered, 0, wave, expired}
+return reply({ outcome = 'offered', call = json, changed = changed, wave = wave, offers = offered, expired = expired })

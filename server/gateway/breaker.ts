@@ -1,7 +1,8 @@
 /**
- * The circuit breakers in front of every request that needs Redis (opossum). A request that takes
- * longer than REDIS_TIMEOUT_MS, or any request while its circuit is open, is answered UNAVAILABLE
- * at once instead of hanging; business errors (AppError) never count as failures.
+ * The Redis circuit breakers in front of every action (opossum), run by the action pipeline
+ * (pipeline.ts) around the rate limit and the action. A request that takes longer than
+ * REDIS_TIMEOUT_MS, or any request while its circuit is open, is answered UNAVAILABLE at once
+ * instead of hanging; business errors (AppError) never count as failures.
  *
  * Position reports have a circuit of their own: they are most of the traffic of a big fleet, and
  * when a starved event loop makes them time out, their breaker opens (a lost report costs nothing,
@@ -9,15 +10,16 @@
  */
 import CircuitBreaker from 'opossum';
 import type { Logger } from 'pino';
-import { AppError } from './errors.js';
-import type { Metrics } from './metrics.js';
+import { AppError } from '../errors.js';
+import type { Metrics } from '../metrics.js';
 
-export type Guard = <T>(work: () => Promise<T>) => Promise<T>;
+/** Runs `work` through one circuit: its answer, or UNAVAILABLE when it is too slow or the circuit is open. */
+export type Breaker = <T>(work: () => Promise<T>) => Promise<T>;
 
 export type Circuit = 'requests' | 'locations';
 
-export function createGuard(timeoutMs: number, metrics: Metrics, log: Logger, circuit: Circuit = 'requests'): { guard: Guard; shutdown: () => void } {
-  const breaker = new CircuitBreaker((work: () => Promise<unknown>) => work(), {
+export function createBreaker(timeoutMs: number, metrics: Metrics, log: Logger, circuit: Circuit = 'requests'): { breaker: Breaker; shutdown: () => void } {
+  const opossum = new CircuitBreaker((work: () => Promise<unknown>) => work(), {
     timeout: timeoutMs,
     errorThresholdPercentage: 50,
     volumeThreshold: 5,
@@ -29,24 +31,24 @@ export function createGuard(timeoutMs: number, metrics: Metrics, log: Logger, ci
     errorFilter: (err: unknown) => err instanceof AppError,
   });
   const open = metrics.circuitOpen.labels({ circuit });
-  breaker.on('open', () => {
+  opossum.on('open', () => {
     open.set(1);
     log.warn({ circuit }, 'redis circuit open: answering UNAVAILABLE until it recovers');
   });
-  breaker.on('close', () => {
+  opossum.on('close', () => {
     open.set(0);
     log.info({ circuit }, 'redis circuit closed');
   });
   open.set(0);
-  const guard: Guard = async <T>(work: () => Promise<T>): Promise<T> => {
+  const run: Breaker = async <T>(work: () => Promise<T>): Promise<T> => {
     try {
-      return (await breaker.fire(work)) as T;
+      return (await opossum.fire(work)) as T;
     } catch (err) {
       if (err instanceof AppError) throw err;
       const code = (err as { code?: unknown } | null)?.code;
-      if (code === 'EOPENBREAKER' || code === 'ETIMEDOUT' || breaker.opened) throw new AppError('UNAVAILABLE');
+      if (code === 'EOPENBREAKER' || code === 'ETIMEDOUT' || opossum.opened) throw new AppError('UNAVAILABLE');
       throw err;
     }
   };
-  return { guard, shutdown: () => breaker.shutdown() };
+  return { breaker: run, shutdown: () => opossum.shutdown() };
 }

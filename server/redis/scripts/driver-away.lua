@@ -4,8 +4,9 @@
 
   KEYS[1] driver hash
   ARGV[1] the driver's connect counter read before checking for sockets   ARGV[2] now (epoch ms)
-  Returns the `awaySince` set (the grace timer's fencing token), or '' when a socket connected since.
+  Returns (JSON) { awaySince } (the grace timer's fencing token), '' when a socket connected since.
 ]]
-if (redis.call('HGET', KEYS[1], 'connects') or '0') ~= ARGV[1] then return '' end
+--- @include "reply"
+if (redis.call('HGET', KEYS[1], 'connects') or '0') ~= ARGV[1] then return reply({ awaySince = '' }) end
 redis.call('HSET', KEYS[1], 'awaySince', ARGV[2])
-return ARGV[2]
+return reply({ awaySince = ARGV[2] })

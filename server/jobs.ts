@@ -1,5 +1,6 @@
 /**
- * The BullMQ queue of dispatch work. No timer lives in a process, so a restart forgets nothing: a
+ * The BullMQ queue of dispatch work: the one interface between the roles (gateways and dispatchers
+ * both add jobs; dispatchers run them, server/dispatch/worker.ts). No timer lives in a process, so a restart forgets nothing: a
  * call's timer is in Redis (see timers.ts) and becomes a job when due; a driver's grace is a delayed
  * job. Job ids make re-adding safe:
  *   match    {callId}              id callId            the first matching of a new call
@@ -13,7 +14,13 @@
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { QUEUE } from '../redis/keys.js';
+import { QUEUE } from './redis/keys.js';
+
+/**
+ * How long a taken call timer waits for its run to consume it before it comes due again (the
+ * sweep's lease, server/dispatch/timers.ts); a new call's safety timer is due after one lease.
+ */
+export const TIMER_LEASE_MS = 30_000;
 
 export type DispatchJob =
   | { name: 'match' | 'rematch'; data: { callId: string } }

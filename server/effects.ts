@@ -1,0 +1,94 @@
+/**
+ * What follows a command, as data (the command layer returns it), and the one function that
+ * carries it out, in a fixed order: a wave's offers (each into its driver's index, then pushed),
+ * then pushes (what clients wait for), then the follow-up steps and queued work the answer waits
+ * for, then work that only speeds things up or tidies (in the background: call timers catch up if
+ * it fails, and every follow-up is safe late, twice or never). Both roles apply effects: a gateway
+ * after a client's action, a dispatcher after a matching step or a timer.
+ */
+import type { Logger } from 'pino';
+import type { Call, DriverLocationPush, RevokeReason } from '../protocol/index.js';
+import { enqueueMatch, enqueueRematch, type DispatchQueue } from './jobs.js';
+import type { Notifier } from './notify/notifier.js';
+import type { Commands } from './redis/commands.js';
+
+export interface Effects {
+  /** Offers just made: each goes into its driver's index and then to the driver (index-offer.lua). */
+  index?: { driverId: string; callId: string }[];
+  /** Changed calls: `call:status` to the rider, `trip:status` to the assigned driver. */
+  changed?: Call[];
+  /** `trip:status` to a driver who just left the call (backed out). */
+  tripEnded?: { driverId: string; call: Call }[];
+  revoked?: { callId: string; drivers: string[]; reason: RevokeReason }[];
+  location?: { passengerId: string; push: DriverLocationPush }[];
+  /**
+   * A driver's offers for these calls end (`state`), where still live; the driver is told
+   * (`reason`) and those calls are matched again. `wait`: before the answer, or in the background.
+   */
+  endOffers?: { driverId: string; callIds: string[]; state: 'busy' | 'revoked'; reason: RevokeReason; wait: boolean }[];
+  /** New calls to match for the first time (job id = call id: never queued twice). Waited for. */
+  match?: string[];
+  /** Calls to match again now. Waited for. */
+  rematch?: string[];
+  /** Calls to match again now, in the background. */
+  rematchSoon?: string[];
+  /** Drivers who just became free: the calls waiting near them are matched again, in the background. */
+  freed?: string[];
+  /** Ended offers to drop from their drivers' indexes, in the background. */
+  unindex?: { callId: string; drivers: string[] }[];
+  /** Calls that ended: their passenger's active-call pointer is released, in the background. */
+  release?: { passengerId: string; callId: string }[];
+}
+
+export interface EffectsContext {
+  notify: Notifier;
+  queue: DispatchQueue;
+  commands: Pick<Commands, 'waitingNear' | 'endDriverOffers' | 'indexOffers' | 'unindexOffers' | 'releasePassenger'>;
+  log: Pick<Logger, 'warn'>;
+}
+
+export async function applyEffects(ctx: EffectsContext, e: Effects): Promise<void> {
+  const { notify, queue, commands } = ctx;
+  if (e.index?.length) {
+    const { push, rematch } = await commands.indexOffers(e.index);
+    for (const { driverId, offer } of push) notify.offer(driverId, offer);
+    // An offer whose driver was no longer available ended there: its call may need another wave.
+    if (rematch.length) await enqueueRematch(queue, rematch);
+  }
+
+  for (const call of e.changed ?? []) notify.callChanged(call);
+  for (const { driverId, call } of e.tripEnded ?? []) notify.tripEnded(driverId, call);
+  for (const { callId, drivers, reason } of e.revoked ?? []) notify.revoked(drivers, callId, reason);
+  for (const { passengerId, push } of e.location ?? []) notify.driverLocation(passengerId, push);
+
+  for (const end of e.endOffers ?? []) {
+    if (end.callIds.length === 0) continue;
+    // Waited for, but a failure only delays things (the offers expire; the step's retry redoes it):
+    // it is logged, never the action's answer.
+    if (end.wait) await endOffers(ctx, end).catch((err: unknown) => ctx.log.warn({ err }, `ending ${end.state} offers failed`));
+    else background(ctx, endOffers(ctx, end), `ending ${end.state} offers`);
+  }
+  for (const callId of e.match ?? []) await enqueueMatch(queue, callId);
+  if (e.rematch?.length) await enqueueRematch(queue, e.rematch);
+
+  if (e.rematchSoon?.length) background(ctx, enqueueRematch(queue, e.rematchSoon), 'rematch');
+  if (e.freed?.length) background(ctx, rematchNear(ctx, e.freed), 'rematch near freed drivers');
+  if (e.unindex?.some((u) => u.drivers.length)) background(ctx, commands.unindexOffers(e.unindex), 'offer index clean-up');
+  for (const r of e.release ?? []) background(ctx, commands.releasePassenger(r), 'releasing a passenger');
+}
+
+/** The follow-up of an accept (`busy`) or of going offline (`revoked`): tell the driver, match those calls again. */
+async function endOffers(ctx: EffectsContext, end: NonNullable<Effects['endOffers']>[number]): Promise<void> {
+  const ended = await ctx.commands.endDriverOffers({ driverId: end.driverId, callIds: end.callIds, state: end.state, now: Date.now() });
+  for (const callId of ended) ctx.notify.revoked([end.driverId], callId, end.reason);
+  await enqueueRematch(ctx.queue, ended);
+}
+
+/** Drivers just became free: match again the calls waiting near them (the policy's one place in TypeScript). */
+async function rematchNear(ctx: EffectsContext, driverIds: string[]): Promise<void> {
+  await enqueueRematch(ctx.queue, await ctx.commands.waitingNear(driverIds));
+}
+
+function background(ctx: EffectsContext, work: Promise<unknown>, what: string): void {
+  work.catch((err: unknown) => ctx.log.warn({ err }, `${what} failed`));
+}

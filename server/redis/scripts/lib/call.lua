@@ -1,0 +1,32 @@
+--[[
+  A call hash: load the wire Call, check a move against TRANSITIONS (generated from
+  protocol/status.ts by the loader, so no script decides a move the table does not allow), and
+  record a change (seq, store, ledger stream).
+]]
+--- @include "transitions"
+-- The wire Call stored in a call hash, decoded; nil when the call does not exist.
+local function loadCall(key)
+  local json = redis.call('HGET', key, 'json')
+  if not json then return nil end
+  return cjson.decode(json)
+end
+
+local function canMove(from, to)
+  return TRANSITIONS[from] ~= nil and TRANSITIONS[from][to] == true
+end
+
+-- Apply a status change: bump seq, store, append to the ledger stream. Returns the new JSON.
+-- Scripts check canMove before writing anything; this check only guards against a bug.
+local function record(key, stream, call, status, nowIso)
+  if call.seq > 0 and not canMove(call.status, status) then
+    error('illegal transition ' .. call.status .. ' -> ' .. status)
+  end
+  call.status = status
+  call.seq = call.seq + 1
+  call.updatedAt = nowIso
+  local json = cjson.encode(call)
+  redis.call('HSET', key, 'json', json, 'status', status)
+  redis.call('XADD', stream, '*', 'callId', call.id, 'seq', call.seq, 'status', status, 'call', json,
+    'gen', redis.call('HGET', key, 'gen') or '1')
+  return json
+end

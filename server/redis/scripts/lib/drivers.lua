@@ -1,0 +1,21 @@
+--[[ A driver's trip is over, and a call leaves the open states. ]]
+--- @include "geo"
+
+-- Free again at its last position, or offline if its grace ran out while it was on the trip.
+-- `driverKey` is the driver's hash (in the caller's KEYS). Returns 1 when it is free (in the GEO set) now.
+local function freeDriver(driverKey, freeKey, driverId, nowMs)
+  local lat, lng, offlineAfterTrip = unpack(redis.call('HMGET', driverKey, 'lat', 'lng', 'offlineAfterTrip'))
+  if offlineAfterTrip == '1' then
+    redis.call('HSET', driverKey, 'status', 'offline', 'callId', '', 'passengerId', '', 'offlineAfterTrip', '', 'updatedAt', nowMs)
+    return 0
+  end
+  redis.call('HSET', driverKey, 'status', 'available', 'callId', '', 'passengerId', '', 'updatedAt', nowMs)
+  if lat and lng then redis.call('GEOADD', freeKey, lng, geoLat(lat), driverId) end
+  return 1
+end
+
+-- The call left the open states: it no longer waits for drivers. (The passenger's active-call
+-- pointer is released afterwards by the command layer, only while it still points to this call.)
+local function closeCall(waitingKey, call)
+  redis.call('ZREM', waitingKey, call.id)
+end

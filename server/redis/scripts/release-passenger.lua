@@ -1,0 +1,14 @@
+--[[
+  A follow-up step: the passenger's active-call pointer is dropped once its call has ended, only
+  while it still points to that call (the passenger may have called again since).
+
+  KEYS[1] the passenger's active-call key
+  ARGV[1] the call that ended
+  Returns (JSON) { released = 1 | 0 }.
+  Safe late, twice, or never: request.lua reads the status of the call the pointer names and lets
+  a passenger whose pointed call has ended call again.
+]]
+--- @include "reply"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return reply({ released = 0 }) end
+redis.call('DEL', KEYS[1])
+return reply({ released = 1 })
