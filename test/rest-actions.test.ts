@@ -11,7 +11,7 @@ import {
   type ActionName, type ErrorCode, type Offer, type Response, type UserRole,
 } from '../protocol/index.js';
 import { PATH_ID_MESSAGE } from '../server/gateway/pipeline.js';
-import { connect, DROPOFF, PICKUP, placeAt, rest, type TestClient } from './support/clients.js';
+import { connect, DROPOFF, PICKUP, placeAt, rest, restError, type TestClient } from './support/clients.js';
 import { startStack, type Stack } from './support/stack.js';
 
 type RestResult = Awaited<ReturnType<typeof rest>>;
@@ -25,14 +25,6 @@ function bodyOf(res: RestResult, status = 200): unknown {
 }
 const callOf = (res: RestResult, status = 200): Call => Call.parse(bodyOf(res, status));
 
-/** A REST error with this status and code; its message. */
-function refused(res: RestResult, status: number, code: ErrorCode): string {
-  expect(res.status, JSON.stringify(res.body)).to.equal(status);
-  expect(res.body).to.have.all.keys('error');
-  expect(res.body.error).to.have.all.keys('code', 'message');
-  expect(res.body.error!.code).to.equal(code);
-  return res.body.error!.message;
-}
 
 describe('every action over REST', () => {
   let stack: Stack;
@@ -96,7 +88,7 @@ describe('every action over REST', () => {
       last = moved;
     }
     // A repeated step is refused; the ride is over, so the rider has no open call.
-    refused(await call(0, 'POST', `/api/calls/${created.id}/complete`, driver), 409, 'INVALID_STATE');
+    restError(await call(0, 'POST', `/api/calls/${created.id}/complete`, driver), 409, 'INVALID_STATE');
     expect(bodyOf(await call(1, 'GET', '/api/calls/active', rider))).to.deep.equal([]);
     expect(callOf(await call(0, 'GET', `/api/calls/${created.id}`, driver))).to.deep.equal(last);
 
@@ -114,13 +106,13 @@ describe('every action over REST', () => {
     const created = callOf(await call(0, 'POST', '/api/calls', rider, { requestId: 'rest-reject', pickup: PICKUP, dropoff: DROPOFF }), 201);
 
     await firstPushes.next<Offer>('offer', (o) => o.callId === created.id);
-    refused(await call(1, 'POST', `/api/calls/${created.id}/reject`, second), 409, 'NOT_OFFERED');
+    restError(await call(1, 'POST', `/api/calls/${created.id}/reject`, second), 409, 'NOT_OFFERED');
     expect(bodyOf(await call(1, 'POST', `/api/calls/${created.id}/reject`, first))).to.deep.equal({});
     // The wave's only offer was turned down: the next driver gets the call.
     await secondPushes.next<Offer>('offer', (o) => o.callId === created.id);
-    refused(await call(0, 'POST', `/api/calls/${created.id}/reject`, first), 409, 'OFFER_EXPIRED');
-    refused(await call(0, 'POST', `/api/calls/${created.id}/accept`, first), 409, 'OFFER_EXPIRED');
-    refused(await call(1, 'POST', '/api/calls/no-such-call/reject', first), 404, 'NOT_FOUND');
+    restError(await call(0, 'POST', `/api/calls/${created.id}/reject`, first), 409, 'OFFER_EXPIRED');
+    restError(await call(0, 'POST', `/api/calls/${created.id}/accept`, first), 409, 'OFFER_EXPIRED');
+    restError(await call(1, 'POST', '/api/calls/no-such-call/reject', first), 404, 'NOT_FOUND');
 
     const won = callOf(await call(0, 'POST', `/api/calls/${created.id}/accept`, second));
     expect(won).to.include({ status: 'dispatched', driverId: second.id });
@@ -140,11 +132,11 @@ describe('every action over REST', () => {
     callOf(await call(0, 'POST', `/api/calls/${created.id}/arrived`, first));
 
     // On a trip the driver cannot go online or offline; nobody else may move or leave the trip.
-    refused(await call(0, 'POST', '/api/driver/online', first, near(1)), 409, 'DRIVER_BUSY');
-    refused(await call(1, 'POST', '/api/driver/offline', first), 409, 'DRIVER_BUSY');
-    refused(await call(0, 'POST', `/api/calls/${created.id}/start`, second), 403, 'FORBIDDEN');
-    refused(await call(1, 'POST', `/api/calls/${created.id}/back-out`, second, {}), 403, 'FORBIDDEN');
-    refused(await call(0, 'POST', `/api/calls/${created.id}/back-out`, first, { reason: 'x'.repeat(201) }), 400, 'VALIDATION_FAILED');
+    restError(await call(0, 'POST', '/api/driver/online', first, near(1)), 409, 'DRIVER_BUSY');
+    restError(await call(1, 'POST', '/api/driver/offline', first), 409, 'DRIVER_BUSY');
+    restError(await call(0, 'POST', `/api/calls/${created.id}/start`, second), 403, 'FORBIDDEN');
+    restError(await call(1, 'POST', `/api/calls/${created.id}/back-out`, second, {}), 403, 'FORBIDDEN');
+    restError(await call(0, 'POST', `/api/calls/${created.id}/back-out`, first, { reason: 'x'.repeat(201) }), 400, 'VALIDATION_FAILED');
 
     const back = callOf(await call(0, 'POST', `/api/calls/${created.id}/back-out`, first, { reason: 'flat tyre' }));
     expect(back).to.include({ id: created.id, status: 'offered', driverId: null });
@@ -166,15 +158,15 @@ describe('every action over REST', () => {
       ['POST', '/api/calls/no-such-call/arrived', as('ro-rider', 'passenger')],
       ['POST', '/api/calls/no-such-call/reject', as('ro-admin', 'admin')],
     ] as const) {
-      refused(await call(0, method, path, who, method === 'POST' ? PICKUP : undefined), 403, 'FORBIDDEN');
+      restError(await call(0, method, path, who, method === 'POST' ? PICKUP : undefined), 403, 'FORBIDDEN');
     }
     for (const step of ['arrived', 'start', 'complete', 'back-out', 'reject']) {
-      refused(await call(1, 'POST', `/api/calls/no-such-call/${step}`, as('ro-driver', 'driver')), 404, 'NOT_FOUND');
-      expect(refused(await call(0, 'POST', `/api/calls/bad$id/${step}`, as('ro-driver', 'driver')), 400, 'VALIDATION_FAILED')).to.equal(PATH_ID_MESSAGE);
+      restError(await call(1, 'POST', `/api/calls/no-such-call/${step}`, as('ro-driver', 'driver')), 404, 'NOT_FOUND');
+      expect(restError(await call(0, 'POST', `/api/calls/bad$id/${step}`, as('ro-driver', 'driver')), 400, 'VALIDATION_FAILED')).to.equal(PATH_ID_MESSAGE);
     }
     // A route without a body ignores one; an unknown method on a new route is no route.
     expect(bodyOf(await call(1, 'POST', '/api/driver/offline', as('ro-driver', 'driver'), { status: 'available', junk: [1] }))).to.deep.equal({ status: 'offline' });
-    refused(await call(0, 'GET', '/api/driver/online', as('ro-driver', 'driver')), 404, 'NOT_FOUND');
+    restError(await call(0, 'GET', '/api/driver/online', as('ro-driver', 'driver')), 404, 'NOT_FOUND');
   });
 });
 

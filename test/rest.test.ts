@@ -1,7 +1,7 @@
 /** The REST mirror of the socket actions: same service, same codes, same pushes. */
 import { expect } from 'chai';
 import { Call, type Offer, type OfferRevoked, type Response, type UserRole } from '../protocol/index.js';
-import { DROPOFF, PICKUP, placeAt, rest } from './support/clients.js';
+import { DROPOFF, PICKUP, placeAt, rest, restError } from './support/clients.js';
 import { startStack, type Stack } from './support/stack.js';
 import { usersOf } from './support/users.js';
 
@@ -14,13 +14,6 @@ function callOf(res: RestResult, status: number): Call {
   return Call.parse(res.body);
 }
 
-function expectError(res: RestResult, status: number, code: string): string {
-  expect(res.status, JSON.stringify(res.body)).to.equal(status);
-  expect(res.body).to.have.all.keys('error');
-  expect(res.body.error).to.have.all.keys('code', 'message');
-  expect(res.body.error!.code).to.equal(code);
-  return res.body.error!.message;
-}
 
 const ids = (calls: { id: string }[]) => calls.map((c) => c.id).sort();
 
@@ -75,7 +68,7 @@ describe('REST', () => {
   it('a second requestId while the first call is active → 409 INVALID_STATE, over REST and over the socket', async () => {
     const rider = await user(1, 'rider-1', 'passenger');
     const first = callOf(await post(0, 'rider-1', { requestId: 'one', pickup: PICKUP, dropoff: DROPOFF }), 201);
-    expectError(await post(1, 'rider-1', { requestId: 'two', pickup: PICKUP, dropoff: DROPOFF }), 409, 'INVALID_STATE');
+    restError(await post(1, 'rider-1', { requestId: 'two', pickup: PICKUP, dropoff: DROPOFF }), 409, 'INVALID_STATE');
     const viaSocket = await rider.emit('call:request', { requestId: 'three', pickup: PICKUP, dropoff: DROPOFF });
     expect(!viaSocket.ok && viaSocket.error.code).to.equal('INVALID_STATE');
     expect(ids(await list(0, as('rider-1', 'passenger')))).to.deep.equal([first.id]);
@@ -94,9 +87,9 @@ describe('REST', () => {
     expect(mine).to.include({ id: created.id, status: 'offered' });
     expect(callOf(await rest(gw(0), 'GET', path, as('d-near', 'driver')), 200)).to.deep.equal(mine);
     expect(callOf(await rest(gw(1), 'GET', path, as('ops', 'admin')), 200)).to.deep.equal(mine);
-    expectError(await rest(gw(0), 'GET', path, as('d-far', 'driver')), 403, 'FORBIDDEN');
-    expectError(await rest(gw(0), 'GET', path, as('rider-2', 'passenger')), 403, 'FORBIDDEN');
-    expectError(await rest(gw(1), 'GET', '/api/calls/no-such-call', as('ops', 'admin')), 404, 'NOT_FOUND');
+    restError(await rest(gw(0), 'GET', path, as('d-far', 'driver')), 403, 'FORBIDDEN');
+    restError(await rest(gw(0), 'GET', path, as('rider-2', 'passenger')), 403, 'FORBIDDEN');
+    restError(await rest(gw(1), 'GET', '/api/calls/no-such-call', as('ops', 'admin')), 404, 'NOT_FOUND');
     // The socket answers from the same state.
     expect(await offered.emit<Call>('call:get', { callId: created.id })).to.deep.equal({ ok: true, data: mine });
 
@@ -152,10 +145,10 @@ describe('REST', () => {
     expect(won).to.include({ id: created.id, status: 'dispatched', driverId: 'd-1' });
     expect(won.seq).to.be.greaterThan(created.seq);
 
-    const lost = expectError(await rest(gw(0), 'POST', path, as('d-2', 'driver')), 409, 'ALREADY_DISPATCHED');
+    const lost = restError(await rest(gw(0), 'POST', path, as('d-2', 'driver')), 409, 'ALREADY_DISPATCHED');
     expect(lost).to.contain('배차완료된 콜입니다');
-    expectError(await rest(gw(1), 'POST', path, as('d-out', 'driver')), 409, 'NOT_OFFERED');
-    expectError(await rest(gw(0), 'POST', '/api/calls/no-such-call/accept', as('d-2', 'driver')), 404, 'NOT_FOUND');
+    restError(await rest(gw(1), 'POST', path, as('d-out', 'driver')), 409, 'NOT_OFFERED');
+    restError(await rest(gw(0), 'POST', '/api/calls/no-such-call/accept', as('d-2', 'driver')), 404, 'NOT_FOUND');
     // A retried accept by the winner is answered with the same call.
     expect(callOf(await rest(gw(0), 'POST', path, as('d-1', 'driver')), 200)).to.deep.equal(won);
 

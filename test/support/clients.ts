@@ -3,6 +3,7 @@
  * be awaited. `client.send` is the typed way to talk to the server; `emit` goes through the raw
  * socket so tests can also send invalid payloads and unknown events.
  */
+import { expect } from 'chai';
 import type { Socket } from 'socket.io-client';
 import { DispatchClient, type ClientOptions, type ClientSocket } from '../../server/devkit/client.js';
 import type { Response, UserRole } from '../../protocol/index.js';
@@ -97,6 +98,15 @@ export async function rest(url: string, method: string, path: string, user?: { i
     json = text;
   }
   return { status: res.status, body: json as Record<string, unknown> & { error?: { code: string; message: string } } };
+}
+
+/** A REST answer that must be the contract's error body with this status and code: its message. */
+export function restError(res: Awaited<ReturnType<typeof rest>>, status: number, code: string): string {
+  expect(res.status, JSON.stringify(res.body)).to.equal(status);
+  expect(res.body).to.have.all.keys('error');
+  expect(res.body.error).to.have.all.keys('code', 'message');
+  expect(res.body.error!.code).to.equal(code);
+  return res.body.error!.message;
 }
 
 export const PICKUP = { lat: 37.5547, lng: 126.9707 };
