@@ -13,8 +13,8 @@ import type { Notifier } from './notify/notifier.js';
 import type { Commands } from './redis/commands.js';
 
 export interface Effects {
-  /** Offers just made: each goes into its driver's index and then to the driver (index-offer.lua). */
-  index?: { driverId: string; callId: string }[];
+  /** A wave's offers: each goes into its driver's index and then to the driver (index-offers.lua). */
+  index?: { callId: string; drivers: string[] }[];
   /** Changed calls: `call:status` to the rider, `trip:status` to the assigned driver. */
   changed?: Call[];
   /** `trip:status` to a driver who just left the call (backed out). */
@@ -34,8 +34,6 @@ export interface Effects {
   rematchSoon?: string[];
   /** Drivers who just became free: the calls waiting near them are matched again, in the background. */
   freed?: string[];
-  /** Ended offers to drop from their drivers' indexes, in the background. */
-  unindex?: { callId: string; drivers: string[] }[];
   /** Calls that ended: their passenger's active-call pointer is released, in the background. */
   release?: { passengerId: string; callId: string }[];
 }
@@ -43,17 +41,17 @@ export interface Effects {
 export interface EffectsContext {
   notify: Notifier;
   queue: DispatchQueue;
-  commands: Pick<Commands, 'waitingNear' | 'endDriverOffers' | 'indexOffers' | 'unindexOffers' | 'releasePassenger'>;
+  commands: Pick<Commands, 'waitingNear' | 'endDriverOffers' | 'indexOffers' | 'releasePassenger'>;
   log: Pick<Logger, 'warn'>;
 }
 
 export async function applyEffects(ctx: EffectsContext, e: Effects): Promise<void> {
   const { notify, queue, commands } = ctx;
-  if (e.index?.length) {
-    const { push, rematch } = await commands.indexOffers(e.index);
+  for (const wave of e.index ?? []) {
+    const { push, ended } = await commands.indexOffers(wave);
     for (const { driverId, offer } of push) notify.offer(driverId, offer);
-    // An offer whose driver was no longer available ended there: its call may need another wave.
-    if (rematch.length) await enqueueRematch(queue, rematch);
+    // An offer whose driver was no longer available ended there: the call may need another wave.
+    if (ended > 0) await enqueueRematch(queue, [wave.callId]);
   }
 
   for (const call of e.changed ?? []) notify.callChanged(call);
@@ -73,7 +71,6 @@ export async function applyEffects(ctx: EffectsContext, e: Effects): Promise<voi
 
   if (e.rematchSoon?.length) background(ctx, enqueueRematch(queue, e.rematchSoon), 'rematch');
   if (e.freed?.length) background(ctx, rematchNear(ctx, e.freed), 'rematch near freed drivers');
-  if (e.unindex?.some((u) => u.drivers.length)) background(ctx, commands.unindexOffers(e.unindex), 'offer index clean-up');
   for (const r of e.release ?? []) background(ctx, commands.releasePassenger(r), 'releasing a passenger');
 }
 

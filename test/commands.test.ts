@@ -73,12 +73,12 @@ describe('the command layer', () => {
     if (wave.outcome !== 'offered') throw new Error(`expected a wave, got ${wave.outcome}`);
     expect(wave.offers.map((o) => o.driverId)).to.deep.equal(['near', 'far']);
     expect(wave.offers[0]!.offer).to.deep.include({ callId: call.id, pickup: PICKUP, dropoff: DROPOFF });
-    expect(wave.effects.index).to.deep.equal([{ driverId: 'near', callId: call.id }, { driverId: 'far', callId: call.id }]);
+    expect(wave.effects.index).to.deep.equal([{ callId: call.id, drivers: ['near', 'far'] }]);
     expect(wave.effects.changed!.map((c) => c.status)).to.deep.equal(['offered']);
     // The follow-up indexes each offer and says what to push; run twice, it pushes the same again.
-    const indexed = await commands.indexOffers(wave.effects.index!);
-    expect(indexed).to.deep.equal({ push: wave.offers, rematch: [] });
-    expect(await commands.indexOffers(wave.effects.index!)).to.deep.equal(indexed);
+    const indexed = await commands.indexOffers(wave.effects.index![0]!);
+    expect(indexed).to.deep.equal({ push: wave.offers, ended: 0 });
+    expect(await commands.indexOffers(wave.effects.index![0]!)).to.deep.equal(indexed);
     expect(wave.effects.revoked).to.deep.equal([{ callId: call.id, drivers: [], reason: 'expired' }]);
 
     const won = await commands.accept({ callId: call.id, driverId: 'near', now: clock() });
@@ -105,8 +105,8 @@ describe('the command layer', () => {
     for (const c of [a, b]) {
       const wave = await commands.offer({ callId: c.id, now: clock() });
       expect(wave.outcome).to.equal('offered');
-      expect(wave.effects.index).to.deep.equal([{ driverId: 'd1', callId: c.id }]);
-      await commands.indexOffers(wave.effects.index!); // what effects.ts does right after the step
+      expect(wave.effects.index).to.deep.equal([{ callId: c.id, drivers: ['d1'] }]);
+      await commands.indexOffers(wave.effects.index![0]!); // what effects.ts does right after the step
     }
     const won = await commands.accept({ callId: a.id, driverId: 'd1', now: clock() });
     expect(won.effects.revoked).to.deep.equal([{ callId: a.id, drivers: [], reason: 'taken' }]);
@@ -128,12 +128,12 @@ describe('the command layer', () => {
     const a = await requested();
     const b = await requested();
     const waveA = await commands.offer({ callId: a.id, now: clock() });
-    await commands.indexOffers(waveA.effects.index!);
+    await commands.indexOffers(waveA.effects.index![0]!);
     const waveB = await commands.offer({ callId: b.id, now: clock() });
     // d2 wins a before b's offer reaches its index: the accept cannot see that offer.
     const won = await commands.accept({ callId: a.id, driverId: 'd2', now: clock() });
     expect(won.effects.endOffers![0]!.callIds).to.deep.equal([]);
-    expect(await commands.indexOffers(waveB.effects.index!)).to.deep.equal({ push: [], rematch: [b.id] });
+    expect(await commands.indexOffers(waveB.effects.index![0]!)).to.deep.equal({ push: [], ended: 1 });
     expect(await redis.hget(keys.callOffers(b.id), 'd2')).to.equal('busy');
     expect(await redis.hexists(keys.driverOffers('d2'), b.id)).to.equal(0);
   });

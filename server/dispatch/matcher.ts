@@ -42,7 +42,7 @@ export async function runMatch(ctx: Context, callId: string, fence?: number, rer
 
 /**
  * Push a call's status and its live offers again (recovery after a crash between the step and its
- * pushes): each live offer goes through its index step again (index-offer.lua), which also writes
+ * pushes): each live offer goes through its index step again (index-offers.lua), which also writes
  * an index entry the dead run never wrote.
  */
 async function resendLiveWave(ctx: Context, callId: string): Promise<void> {
@@ -50,6 +50,6 @@ async function resendLiveWave(ctx: Context, callId: string): Promise<void> {
   const [json, offers] = await Promise.all([redis.hget(keys.call(callId), 'json'), redis.hgetall(keys.callOffers(callId))]);
   if (json) notify.callChanged(JSON.parse(json) as Call);
   const now = Date.now();
-  const live = Object.entries(offers).filter(([, state]) => Number(state) > now).map(([driverId]) => ({ driverId, callId }));
-  await follow(ctx, { index: live });
+  const live = Object.entries(offers).filter(([, state]) => Number(state) > now).map(([driverId]) => driverId);
+  await follow(ctx, { index: [{ callId, drivers: live }] });
 }

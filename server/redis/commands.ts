@@ -8,7 +8,7 @@
  * Every key a script touches is in its KEYS. Where a script would need a key it only learns at run
  * time, either the command reads it first and the script checks it is still so (`{ retry = 1 }`
  * otherwise: the command reads again, a bounded number of times), or that part is a follow-up step
- * on keys of its own (end-driver-offer.lua, release-passenger.lua, the offer indexes), safe to run
+ * on keys of its own (index-offers.lua, end-driver-offers.lua, release-passenger.lua), safe to run
  * late, twice or never (each script's header says why).
  */
 import type { Redis } from 'ioredis';
@@ -89,13 +89,21 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
     }): Promise<{ call: Call; created: boolean; effects: Effects }> {
       const requestKey = keys.request(i.passengerId, i.requestId);
       const activeKey = keys.passengerActive(i.passengerId);
-      // The calls the two pointers name are keys of the script: read them first.
-      const r = await runFresh('request', () => Promise.all([redis.get(requestKey), redis.get(activeKey)]), ([existing, active]) => [
+      // The calls the two pointers name are keys of the script. Most requests find both empty: try
+      // that first; the script says so when not, and the next try passes what the pointers name.
+      let tried = false;
+      const r = await runFresh('request', async (): Promise<[string, string]> => {
+        if (!tried) {
+          tried = true;
+          return ['', ''];
+        }
+        return (await Promise.all([redis.get(requestKey), redis.get(activeKey)])).map((v) => v ?? '') as [string, string];
+      }, ([existing, active]) => [
         [
           requestKey, activeKey, keys.call(i.callId), keys.allCalls, keys.passengerCalls(i.passengerId), keys.ledger, keys.callTimers,
           ...(existing ? [keys.call(existing)] : []), ...(active ? [keys.call(active)] : []),
         ],
-        [i.callId, i.passengerId, i.requestId, JSON.stringify(i.pickup), JSON.stringify(i.dropoff), i.now.ms, i.now.iso, i.requestTtlS, i.safetyTimerMs, existing ?? '', active ?? ''],
+        [i.callId, i.passengerId, i.requestId, JSON.stringify(i.pickup), JSON.stringify(i.dropoff), i.now.ms, i.now.iso, i.requestTtlS, i.safetyTimerMs, existing, active],
       ]);
       const call = callOf(r.call);
       const created = r.created === 1;
@@ -129,7 +137,6 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
           changed: [call],
           revoked: [{ callId: i.callId, drivers: revoked, reason: 'cancelled' }],
           freed: r.freed === 1 ? [driverId, ...revoked] : revoked,
-          unindex: [{ callId: i.callId, drivers: list(r.unindex) }],
         },
       };
     },
@@ -155,7 +162,6 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
           endOffers: busy,
           // Calls waiting near the drivers who lost this call may have them now.
           rematchSoon: list(r.near),
-          unindex: [{ callId: i.callId, drivers: list(r.unindex) }],
         },
       };
     },
@@ -200,7 +206,7 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
       const expired = list(r.expired);
       // Drivers whose offers just ended are free: other waiting calls near them may use them.
       const ended: Effects = {
-        revoked: [{ callId: i.callId, drivers: expired, reason: 'expired' }], freed: expired, unindex: [{ callId: i.callId, drivers: expired }],
+        revoked: [{ callId: i.callId, drivers: expired, reason: 'expired' }], freed: expired,
       };
       switch (r.outcome) {
         case 'offered': {
@@ -209,8 +215,8 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
           const changed = r.changed === 1;
           return {
             outcome: 'offered', call, changed, wave: num(r.wave), offers,
-            // Each offer goes into its driver's index, then to the driver (index-offer.lua).
-            effects: { ...ended, index: offers.map((o) => ({ driverId: o.driverId, callId: i.callId })), changed: changed ? [call] : [] },
+            // Each offer goes into its driver's index, then to the driver (index-offers.lua).
+            effects: { ...ended, index: [{ callId: i.callId, drivers: offers.map((o) => o.driverId) }], changed: changed ? [call] : [] },
           };
         }
         case 'waiting':
@@ -275,45 +281,27 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
       return { trip: trip ? (JSON.parse(trip) as Call) : null, offers: live };
     },
 
-    /** Follow-up: end this driver's offer for each call, where still live; the calls where it was. */
+    /** Follow-up: end this driver's offers for these calls, where still live (one step); the calls where they were. */
     async endDriverOffers(i: { driverId: string; callIds: string[]; state: 'busy' | 'revoked'; now: number }): Promise<string[]> {
-      const ended = await Promise.all(i.callIds.map(async (callId) => {
-        const r = await run('endDriverOffer', [keys.callOffers(callId), keys.driverOffers(i.driverId)], [i.driverId, callId, i.state, i.now]);
-        return r.ended === 1 ? callId : undefined;
-      }));
-      return ended.filter((c): c is string => c !== undefined);
+      if (i.callIds.length === 0) return [];
+      const r = await run('endDriverOffers', [keys.driverOffers(i.driverId), ...i.callIds.map((c) => keys.callOffers(c))], [
+        i.driverId, i.state, i.now, ...i.callIds,
+      ]);
+      return list(r.ended);
     },
 
     /**
-     * Follow-up of a wave: each offer into its driver's index (index-offer.lua), if the offer is
-     * still live and the driver still available. The offers to push, and the calls whose offer
-     * ended because its driver no longer was (to match again).
+     * Follow-up of a wave: each offer into its driver's index (index-offers.lua, one step), if the
+     * offer is still live and the driver still available. The offers to push, and how many ended
+     * because their driver no longer was (the call is then to be matched again).
      */
-    async indexOffers(offers: { driverId: string; callId: string }[]): Promise<{ push: { driverId: string; offer: Offer }[]; rematch: string[] }> {
-      const now = Date.now();
-      const out = await Promise.all(offers.map(async (o) => {
-        const r = await run('indexOffer', [keys.driver(o.driverId), keys.driverOffers(o.driverId), keys.callOffers(o.callId), keys.callSent(o.callId)], [
-          o.driverId, o.callId, now,
-        ]);
-        return { ...o, outcome: r.outcome, offer: r.offer };
-      }));
-      return {
-        push: out.filter((o) => o.outcome === 'indexed').map((o) => ({ driverId: o.driverId, offer: JSON.parse(o.offer as string) as Offer })),
-        rematch: [...new Set(out.filter((o) => o.outcome === 'ended').map((o) => o.callId))],
-      };
-    },
-
-    /** Follow-up: drop ended offers from their drivers' indexes (a lazy index: readers check liveness). */
-    async unindexOffers(ended: { callId: string; drivers: string[] }[]): Promise<void> {
-      const p = redis.pipeline();
-      let n = 0;
-      for (const { callId, drivers } of ended) {
-        for (const d of drivers) {
-          p.hdel(keys.driverOffers(d), callId);
-          n++;
-        }
-      }
-      if (n) await p.exec();
+    async indexOffers(i: { callId: string; drivers: string[] }): Promise<{ push: { driverId: string; offer: Offer }[]; ended: number }> {
+      if (i.drivers.length === 0) return { push: [], ended: 0 };
+      const r = await run('indexOffers', [
+        keys.callOffers(i.callId), keys.callSent(i.callId), ...i.drivers.flatMap((d) => [keys.driver(d), keys.driverOffers(d)]),
+      ], [i.callId, Date.now(), ...i.drivers]);
+      const push = list<{ driverId: string; offer: string }>(r.push).map((o) => ({ driverId: o.driverId, offer: JSON.parse(o.offer) as Offer }));
+      return { push, ended: num(r.ended) };
     },
 
     /** Follow-up: a passenger whose call ended may call again (only while the pointer names that call). */

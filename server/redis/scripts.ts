@@ -23,7 +23,7 @@ const INCLUDE = /^--- @include "([a-z-]+)"\s*$/gm;
 
 export const SCRIPT_NAMES = [
   'request', 'offer', 'accept', 'reject', 'cancel', 'tripStep', 'tripCancel', 'dueTimers',
-  'driverOnline', 'driverOffline', 'driverLocation', 'driverAway', 'waitingNear', 'indexOffer', 'endDriverOffer', 'releasePassenger',
+  'driverOnline', 'driverOffline', 'driverLocation', 'driverAway', 'waitingNear', 'indexOffers', 'endDriverOffers', 'releasePassenger',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

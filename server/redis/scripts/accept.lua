@@ -8,12 +8,11 @@
   ARGV[4] match radius (m)  ARGV[5] most waiting calls to re-match near each driver who lost the call
 
   Returns (JSON)
-    { outcome = 'won', call, taken = {driverId...}, unindex = {driverId...}, others = {callId...},
-      near = {callId...} }: the call is `dispatched` to this driver; `taken` lists the other drivers
-        whose live offers ended (to be told), `unindex` the drivers whose offer index may still hold
-        this call, `others` the other calls this driver's index names (their offers to it end `busy`
-        in a follow-up, end-driver-offer.lua, which also drops them from the index), `near` the calls
-        waiting near the drivers in `taken` (match them again now: those drivers are free for them)
+    { outcome = 'won', call, taken = {driverId...}, others = {callId...}, near = {callId...} }: the
+        call is `dispatched` to this driver; `taken` lists the other drivers whose live offers ended
+        (to be told), `others` the other calls this driver's index names (their offers to it end
+        `busy` in a follow-up, end-driver-offers.lua, which also drops them from the index), `near`
+        the calls waiting near the drivers in `taken` (match them again now: they are free for them)
     { outcome = 'retried', call, others }: this driver had already won this call (a retried accept:
         `others` again, so the retry also redoes a follow-up that died)
     { fail = FAIL.NO_CALL | NOT_OFFERED | CANCELLED | TAKEN | DRIVER_BUSY | OFFER_OVER | DRIVER_OFFLINE }
@@ -65,12 +64,12 @@ local json = record(KEYS[1], KEYS[7], call, 'dispatched', nowIso)
 redis.call('HSET', KEYS[3], 'status', 'busy', 'callId', call.id, 'passengerId', call.passengerId, 'updatedAt', now)
 redis.call('ZREM', KEYS[5], driverId)
 redis.call('ZREM', KEYS[6], call.id)
-local taken, unindex = endOffers(KEYS[2], 'revoked', now, driverId)
+local taken = endOffers(KEYS[2], 'revoked', now, driverId)
 redis.call('HSET', KEYS[2], driverId, 'won')
 
 redis.call('HDEL', KEYS[4], call.id)
 
 redis.call('ZREM', KEYS[8], currentTimer(KEYS[1], call.id))
 
-return reply({ outcome = 'won', call = json, taken = taken, unindex = unindex, others = others(),
+return reply({ outcome = 'won', call = json, taken = taken, others = others(),
   near = waitingNearDrivers(KEYS[5], KEYS[6], ARGV[4], ARGV[5], taken) })

@@ -8,8 +8,8 @@
   ARGV[1] user id  ARGV[2] role  ARGV[3] reason ('' for none)  ARGV[4] now (epoch ms)
   ARGV[5] now (ISO-8601)  ARGV[6] the driver id the caller read as assigned ('' for none)
   ARGV[7] the passenger id the caller read
-  Returns (JSON) { call, revoked = {driverId...} (to be told), unindex = {driverId...} (offer indexes
-  that may still hold it), driverId (the freed driver, or ''), freed (1 if back in the free set) },
+  Returns (JSON) { call, revoked = {driverId...} (to be told), driverId (the freed driver, or ''),
+  freed (1 if back in the free set) },
   { retry = 1 } when the assigned driver or the passenger is not the one read (the caller reads
   again and retries),
   or { fail = FAIL.NO_CALL | NOT_YOURS | BAD_STATE (not cancellable now) }.
@@ -31,7 +31,7 @@ local driverId = ''
 if call.driverId ~= cjson.null and call.driverId ~= nil then driverId = call.driverId end
 if driverId ~= ARGV[6] or call.passengerId ~= ARGV[7] then return reply({ retry = 1 }) end
 
-local revoked, unindex = endOffers(KEYS[2], 'revoked', now, '')
+local revoked = endOffers(KEYS[2], 'revoked', now, '')
 local freed = 0
 if driverId ~= '' then freed = freeDriver(KEYS[8], KEYS[3], driverId, now) end
 if reason ~= '' then call.cancelReason = reason end
@@ -39,4 +39,4 @@ local json = record(KEYS[1], KEYS[5], call, 'cancelled', nowIso)
 closeCall(KEYS[4], call)
 if redis.call('GET', KEYS[7]) == call.id then redis.call('DEL', KEYS[7]) end
 redis.call('ZREM', KEYS[6], currentTimer(KEYS[1], call.id))
-return reply({ call = json, revoked = revoked, unindex = unindex, driverId = driverId, freed = freed })
+return reply({ call = json, revoked = revoked, driverId = driverId, freed = freed })

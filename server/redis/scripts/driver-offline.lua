@@ -7,7 +7,7 @@
   ARGV[3] '' when the driver asked; for the grace timer, the `awaySince` it was set for (fencing
           token: a driver who reconnected since has cleared it)
   Returns (JSON) { outcome = 'offline', held = {callId...} } (the calls its index names: their
-  offers to it end `revoked` in a follow-up, end-driver-offer.lua, which also drops each from the
+  offers to it end `revoked` in a follow-up, end-driver-offers.lua, which also drops each from the
   index, so a retried step still finds what a dead one left); { outcome = 'came-back' } the
   driver came back (grace timer only); { outcome = 'after-trip' } on a trip: it goes offline when
   the trip ends (grace timer only); { fail = FAIL.DRIVER_BUSY } on a trip (asked).

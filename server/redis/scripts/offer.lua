@@ -26,9 +26,9 @@
     'unfulfilled' { call, expired }: the deadline has passed: the call is `unfulfilled`, its offers
                   ended
     'gone' no such call   'closed' the call is past matching   'stale' a timer of an older wave
-  `expired` lists the drivers whose offers this step ended: they are told, and the command layer
-  drops the call from their offer indexes afterwards. Each offered driver's index is written, and
-  the offer pushed, by the follow-up index-offer.lua (the drivers are known only here).
+  `expired` lists the drivers whose offers this step ended (they are told). Each offered driver's
+  index is written, and the offer pushed, by the follow-up index-offers.lua (the drivers are known
+  only here).
   Guarantee: only drivers free at this instant get offers (the free GEO set holds exactly the
   drivers whose status is `available`: every script that changes a status moves the driver in or
   out of it in the same step), never one who already held an offer for this call, a call never has

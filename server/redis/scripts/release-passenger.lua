@@ -6,7 +6,7 @@
   ARGV[1] the call that ended
   Returns (JSON) { released = 1 | 0 }.
   Safe late, twice, or never: request.lua reads the status of the call the pointer names and lets
-  a passenger whose pointed call has ended call again.
+  a passenger whose pointed call has ended call again (it costs that request one more round trip).
 ]]
 --- @include "reply"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return reply({ released = 0 }) end
