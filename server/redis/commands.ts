@@ -174,14 +174,16 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
 
     /** arrived → in_progress → completed, by the assigned driver only. */
     async tripStep(i: { callId: string; driverId: string; to: TripStep; now: Now }): Promise<{ call: Call; effects: Effects }> {
-      const r = await run('tripStep', [keys.call(i.callId), keys.freeDrivers, keys.waitingCalls, keys.ledger, keys.driver(i.driverId)], [
-        i.driverId, i.to, i.now.ms, i.now.iso, match.radiusM, REMATCH_PER_DRIVER,
-      ]);
+      // Completing releases the passenger's active-call pointer in the same step: read whose it is
+      // (a call's passenger never changes) so that key can be passed.
+      const passenger = i.to === 'completed' ? await redis.hget(keys.call(i.callId), 'passengerId') : null;
+      const r = await run('tripStep', [
+        keys.call(i.callId), keys.freeDrivers, keys.waitingCalls, keys.ledger, keys.driver(i.driverId),
+        ...(passenger ? [keys.passengerActive(passenger)] : []),
+      ], [i.driverId, i.to, i.now.ms, i.now.iso, match.radiusM, REMATCH_PER_DRIVER]);
       const call = callOf(r.call);
       // The freed driver is there for the calls waiting near it (the script found them).
-      const effects: Effects = { changed: [call], rematchSoon: list(r.near) };
-      if (call.status === 'completed') effects.release = [{ passengerId: call.passengerId, callId: call.id }];
-      return { call, effects };
+      return { call, effects: { changed: [call], rematchSoon: list(r.near) } };
     },
 
     /** The assigned driver backs out: the call is offered again, to others. */

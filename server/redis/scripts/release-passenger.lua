@@ -1,6 +1,8 @@
 --[[
-  A follow-up step: the passenger's active-call pointer is dropped once its call has ended, only
-  while it still points to that call (the passenger may have called again since).
+  A follow-up step: the passenger's active-call pointer is dropped once its call has ended
+  `unfulfilled` (offer.lua, the matching step, does not know the passenger's key; a cancel and a
+  completion release it in their own step), only while it still points to that call (the passenger
+  may have called again since).
 
   KEYS[1] the passenger's active-call key
   ARGV[1] the call that ended

@@ -3,6 +3,8 @@
 
   KEYS[1] call hash   KEYS[2] free drivers GEO set   KEYS[3] waiting calls GEO set   KEYS[4] ledger stream
   KEYS[5] the driver's hash (the caller)
+  KEYS[6] (completing only) the passenger's active-call key: the caller read the call's passenger
+          (it never changes), so the pointer is released in this step
   ARGV[1] driver id  ARGV[2] target status  ARGV[3] now (epoch ms)  ARGV[4] now (ISO-8601)
   ARGV[5] match radius (m)  ARGV[6] most waiting calls to re-match near the freed driver
   Returns (JSON) { call, freed (1 when completing put the driver back in the free set), near =
@@ -28,6 +30,7 @@ local freed, near = 0, {}
 if to == 'completed' then
   freed = freeDriver(KEYS[5], KEYS[2], driverId, now)
   closeCall(KEYS[3], call)
+  if KEYS[6] and redis.call('GET', KEYS[6]) == call.id then redis.call('DEL', KEYS[6]) end
   if freed == 1 then near = waitingNearDrivers(KEYS[2], KEYS[3], ARGV[5], ARGV[6], {driverId}) end
 end
 return reply({ call = json, freed = freed, near = near })
