@@ -1,20 +1,24 @@
 /**
  * What follows a command, as data (the command layer returns it), and the one function that
- * carries it out, in a fixed order: a wave's offers (each into its driver's index, then pushed),
+ * carries it out, in a fixed order: a wave's offers (pushed, then each into its driver's index),
  * then pushes (what clients wait for), then the follow-up steps and queued work the answer waits
  * for, then work that only speeds things up or tidies (in the background: call timers catch up if
  * it fails, and every follow-up is safe late, twice or never). Both roles apply effects: a gateway
  * after a client's action, a dispatcher after a matching step or a timer.
  */
 import type { Logger } from 'pino';
-import type { Call, DriverLocationPush, RevokeReason } from '../protocol/index.js';
+import type { Call, DriverLocationPush, Offer, RevokeReason } from '../protocol/index.js';
 import { enqueueMatch, enqueueRematch, type DispatchQueue } from './jobs.js';
 import type { Notifier } from './notify/notifier.js';
 import type { Commands } from './redis/commands.js';
 
 export interface Effects {
-  /** A wave's offers: each goes into its driver's index and then to the driver (index-offers.lua). */
-  index?: { callId: string; drivers: string[] }[];
+  /**
+   * A wave's offers: pushed to their drivers (`offers`), then each into its driver's index
+   * (index-offers.lua); an offer whose driver is no longer available ends there, and the driver is
+   * told. Without `offers` (a re-run of a wave), what the index step indexed is pushed.
+   */
+  index?: { callId: string; drivers: string[]; offers?: { driverId: string; offer: Offer }[] }[];
   /** Changed calls: `call:status` to the rider, `trip:status` to the assigned driver. */
   changed?: Call[];
   /** `trip:status` to a driver who just left the call (backed out). */
@@ -48,10 +52,13 @@ export interface EffectsContext {
 export async function applyEffects(ctx: EffectsContext, e: Effects): Promise<void> {
   const { notify, queue, commands } = ctx;
   for (const wave of e.index ?? []) {
-    const { push, ended } = await commands.indexOffers(wave);
-    for (const { driverId, offer } of push) notify.offer(driverId, offer);
-    // An offer whose driver was no longer available ended there: the call may need another wave.
-    if (ended > 0) await enqueueRematch(queue, [wave.callId]);
+    for (const { driverId, offer } of wave.offers ?? []) notify.offer(driverId, offer);
+    const { indexed, ended } = await commands.indexOffers(wave);
+    if (!wave.offers) for (const { driverId, offer } of indexed) notify.offer(driverId, offer);
+    // An offer whose driver was no longer available ended there: it is told (it may have seen the
+    // offer), and the call may need another wave.
+    for (const { driverId, state } of ended) notify.revoked([driverId], wave.callId, state === 'busy' ? 'busy' : 'expired');
+    if (ended.length) await enqueueRematch(queue, [wave.callId]);
   }
 
   for (const call of e.changed ?? []) notify.callChanged(call);

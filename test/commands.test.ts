@@ -73,11 +73,11 @@ describe('the command layer', () => {
     if (wave.outcome !== 'offered') throw new Error(`expected a wave, got ${wave.outcome}`);
     expect(wave.offers.map((o) => o.driverId)).to.deep.equal(['near', 'far']);
     expect(wave.offers[0]!.offer).to.deep.include({ callId: call.id, pickup: PICKUP, dropoff: DROPOFF });
-    expect(wave.effects.index).to.deep.equal([{ callId: call.id, drivers: ['near', 'far'] }]);
+    expect(wave.effects.index).to.deep.equal([{ callId: call.id, drivers: ['near', 'far'], offers: wave.offers }]);
     expect(wave.effects.changed!.map((c) => c.status)).to.deep.equal(['offered']);
-    // The follow-up indexes each offer and says what to push; run twice, it pushes the same again.
+    // The follow-up indexes each offer; run twice, it writes the same again.
     const indexed = await commands.indexOffers(wave.effects.index![0]!);
-    expect(indexed).to.deep.equal({ push: wave.offers, ended: 0 });
+    expect(indexed).to.deep.equal({ indexed: wave.offers, ended: [] });
     expect(await commands.indexOffers(wave.effects.index![0]!)).to.deep.equal(indexed);
     expect(wave.effects.revoked).to.deep.equal([{ callId: call.id, drivers: [], reason: 'expired' }]);
 
@@ -105,7 +105,7 @@ describe('the command layer', () => {
     for (const c of [a, b]) {
       const wave = await commands.offer({ callId: c.id, now: clock() });
       expect(wave.outcome).to.equal('offered');
-      expect(wave.effects.index).to.deep.equal([{ callId: c.id, drivers: ['d1'] }]);
+      expect(wave.effects.index!.map((w) => w.drivers)).to.deep.equal([['d1']]);
       await commands.indexOffers(wave.effects.index![0]!); // what effects.ts does right after the step
     }
     const won = await commands.accept({ callId: a.id, driverId: 'd1', now: clock() });
@@ -123,7 +123,7 @@ describe('the command layer', () => {
     expect(out.effects).to.deep.equal({ changed: [out.call], tripEnded: [{ driverId: 'd1', call: out.call }], rematch: [a.id], freed: ['d1'] });
   });
 
-  it('an offer whose driver won another call before its index step ends `busy` there, and is never pushed', async () => {
+  it('an offer whose driver won another call before its index step ends `busy` there', async () => {
     await commands.driverOnline({ driverId: 'd2', pos: near(0.001), now: Date.now() });
     const a = await requested();
     const b = await requested();
@@ -133,7 +133,7 @@ describe('the command layer', () => {
     // d2 wins a before b's offer reaches its index: the accept cannot see that offer.
     const won = await commands.accept({ callId: a.id, driverId: 'd2', now: clock() });
     expect(won.effects.endOffers![0]!.callIds).to.deep.equal([]);
-    expect(await commands.indexOffers(waveB.effects.index![0]!)).to.deep.equal({ push: [], ended: 1 });
+    expect(await commands.indexOffers(waveB.effects.index![0]!)).to.deep.equal({ indexed: [], ended: [{ driverId: 'd2', state: 'busy' }] });
     expect(await redis.hget(keys.callOffers(b.id), 'd2')).to.equal('busy');
     expect(await redis.hexists(keys.driverOffers('d2'), b.id)).to.equal(0);
   });

@@ -217,8 +217,8 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
           const changed = r.changed === 1;
           return {
             outcome: 'offered', call, changed, wave: num(r.wave), offers,
-            // Each offer goes into its driver's index, then to the driver (index-offers.lua).
-            effects: { ...ended, index: [{ callId: i.callId, drivers: offers.map((o) => o.driverId) }], changed: changed ? [call] : [] },
+            // The offers are pushed at once, then go into their drivers' indexes (index-offers.lua).
+            effects: { ...ended, index: [{ callId: i.callId, drivers: offers.map((o) => o.driverId), offers }], changed: changed ? [call] : [] },
           };
         }
         case 'waiting':
@@ -294,16 +294,18 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
 
     /**
      * Follow-up of a wave: each offer into its driver's index (index-offers.lua, one step), if the
-     * offer is still live and the driver still available. The offers to push, and how many ended
-     * because their driver no longer was (the call is then to be matched again).
+     * offer is still live and the driver still available. The offers indexed, and those that ended
+     * because their driver no longer was (`busy`: it won another call; `revoked`: it went offline).
      */
-    async indexOffers(i: { callId: string; drivers: string[] }): Promise<{ push: { driverId: string; offer: Offer }[]; ended: number }> {
-      if (i.drivers.length === 0) return { push: [], ended: 0 };
+    async indexOffers(i: { callId: string; drivers: string[] }): Promise<{
+      indexed: { driverId: string; offer: Offer }[]; ended: { driverId: string; state: 'busy' | 'revoked' }[];
+    }> {
+      if (i.drivers.length === 0) return { indexed: [], ended: [] };
       const r = await run('indexOffers', [
         keys.callOffers(i.callId), keys.callSent(i.callId), ...i.drivers.flatMap((d) => [keys.driver(d), keys.driverOffers(d)]),
       ], [i.callId, Date.now(), ...i.drivers]);
-      const push = list<{ driverId: string; offer: string }>(r.push).map((o) => ({ driverId: o.driverId, offer: JSON.parse(o.offer) as Offer }));
-      return { push, ended: num(r.ended) };
+      const indexed = list<{ driverId: string; offer: string }>(r.indexed).map((o) => ({ driverId: o.driverId, offer: JSON.parse(o.offer) as Offer }));
+      return { indexed, ended: list<{ driverId: string; state: 'busy' | 'revoked' }>(r.ended) };
     },
 
     /** Follow-up: a passenger whose call ended may call again (only while the pointer names that call). */
