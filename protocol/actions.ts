@@ -223,6 +223,10 @@ export interface HttpRoute {
   /** Status → what the body is. */
   responses: Readonly<Record<number, string>>;
   type: 'json' | 'text' | 'html';
+  /** The error codes it can answer, with the error body. */
+  codes?: readonly ErrorCode[];
+  /** It takes `Authorization: Bearer <METRICS_TOKEN>` when the server sets one. */
+  metricsToken?: true;
 }
 
 export const HTTP_ROUTES: readonly HttpRoute[] = [
@@ -233,7 +237,7 @@ export const HTTP_ROUTES: readonly HttpRoute[] = [
   },
   {
     path: '/metrics', summary: 'Prometheus text; needs `Authorization: Bearer <METRICS_TOKEN>` when METRICS_TOKEN is set', type: 'text',
-    responses: { 200: 'Prometheus exposition format', 401: 'UNAUTHORIZED error body' },
+    responses: { 200: 'Prometheus exposition format' }, codes: ['UNAUTHORIZED'], metricsToken: true,
   },
   { path: '/openapi.json', summary: 'This document', type: 'json', responses: { 200: 'OpenAPI 3.1' } },
   { path: '/asyncapi.json', summary: 'The Socket.IO API as AsyncAPI 3.0', type: 'json', responses: { 200: 'AsyncAPI 3.0' } },

@@ -4,7 +4,8 @@ import { ErrorCode } from './errors.js';
 import { CALL_STATUSES, RevokeReason, UserRole } from './status.js';
 
 /** User and call ids: 1–64 chars of [A-Za-z0-9_-]. */
-export const Id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'must be 1-64 chars of A-Z a-z 0-9 _ -');
+export const ID_RULE = 'must be 1-64 chars of A-Z a-z 0-9 _ -';
+export const Id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, ID_RULE);
 
 export const LatLng = z.object({
   lat: z.number().min(-90).max(90),

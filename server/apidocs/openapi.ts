@@ -27,13 +27,18 @@ function errorResponse(codes: ErrorCode[]) {
   };
 }
 
-function actionOperation(a: Action, route: RestRoute): ZodOpenApiOperationObject {
+/** One error response per HTTP status the codes map to, in status order. */
+function errorResponses(codes: readonly ErrorCode[]): Record<string, ZodOpenApiResponseObject> {
   const byStatus = new Map<number, ErrorCode[]>();
-  for (const code of answerCodes(a, 'rest')) byStatus.set(HTTP_STATUS[code], [...(byStatus.get(HTTP_STATUS[code]) ?? []), code]);
+  for (const code of codes) byStatus.set(HTTP_STATUS[code], [...(byStatus.get(HTTP_STATUS[code]) ?? []), code]);
+  return Object.fromEntries([...byStatus].sort(([x], [y]) => x - y).map(([status, list]) => [status, errorResponse(list)]));
+}
+
+function actionOperation(a: Action, route: RestRoute): ZodOpenApiOperationObject {
   const success = { description: 'Success', content: { 'application/json': { schema: a.result } } };
   const responses: Record<string, ZodOpenApiResponseObject> = { [route.status]: success };
   if (route.also) responses[route.also.status] = { ...success, description: `Success: ${route.also.when}` };
-  for (const [status, codes] of [...byStatus].sort(([x], [y]) => x - y)) responses[status] = errorResponse(codes);
+  Object.assign(responses, errorResponses(answerCodes(a, 'rest')));
   const params = /:id\b/.test(route.path) ? { path: z.object({ id: Id }) } : undefined;
   return {
     operationId: a.name,
@@ -57,14 +62,12 @@ function plainOperation(r: HttpRoute): ZodOpenApiOperationObject {
   for (const [status, what] of Object.entries(r.responses)) {
     responses[status] = { description: what, content: { [MEDIA[r.type]]: { schema: r.type === 'json' ? z.looseObject({}) : z.string() } } };
   }
-  if (r.path === '/metrics') {
-    responses['401'] = errorResponse(['UNAUTHORIZED']);
-  }
+  Object.assign(responses, errorResponses(r.codes ?? []));
   return {
     operationId: `http.${r.path.replace(/[^a-z]/g, '')}`,
     summary: r.summary,
     tags: ['operations'],
-    security: r.path === '/metrics' ? [{}, { metricsToken: [] }] : [],
+    security: r.metricsToken ? [{}, { metricsToken: [] }] : [],
     responses,
   };
 }

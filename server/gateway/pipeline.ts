@@ -16,7 +16,7 @@
 import type { Logger } from 'pino';
 import type { ZodError } from 'zod';
 import {
-  PATH_ID_FIELD, routeHasId, type ActionName, type ActionNamed, type ActionPayload, type ActionResult, type AnyAction, type Transport, type User,
+  ID_RULE, PATH_ID_FIELD, routeHasId, type ActionName, type ActionNamed, type ActionPayload, type ActionResult, type AnyAction, type Transport, type User,
   type WireError,
 } from '../../protocol/index.js';
 import { describeZodError, toWireError } from '../errors.js';
@@ -47,7 +47,7 @@ const LANES: Partial<Record<ActionName, { limit: LimitKind; circuit: Circuit }>>
 const COMMON = { limit: 'event', circuit: 'requests' } as const;
 
 /** What REST answers for a malformed path id, whatever is wrong with it. */
-export const PATH_ID_MESSAGE = 'id: must be 1-64 chars of A-Z a-z 0-9 _ -';
+export const PATH_ID_MESSAGE = `id: ${ID_RULE}`;
 
 export function createPipeline(d: PipelineDeps): RunAction {
   // Never rejects: every failure, even of the validation itself, is an outcome.

@@ -32,6 +32,9 @@ type Raw = Record<string, unknown>;
 const list = <T = string>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
 const callOf = (v: unknown): Call => JSON.parse(v as string) as Call;
 const num = (v: unknown): number => Number(v);
+/** Offers as scripts send them: the driver and the offer's stored JSON. */
+const offersOf = (v: unknown): { driverId: string; offer: Offer }[] =>
+  list<{ driverId: string; offer: string }>(v).map((o) => ({ driverId: o.driverId, offer: JSON.parse(o.offer) as Offer }));
 const str = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
 
 export interface AcceptResult {
@@ -213,7 +216,7 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
       switch (r.outcome) {
         case 'offered': {
           const call = callOf(r.call);
-          const offers = list<{ driverId: string; offer: string }>(r.offers).map((o) => ({ driverId: o.driverId, offer: JSON.parse(o.offer) as Offer }));
+          const offers = offersOf(r.offers);
           const changed = r.changed === 1;
           return {
             outcome: 'offered', call, changed, wave: num(r.wave), offers,
@@ -304,8 +307,7 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
       const r = await run('indexOffers', [
         keys.callOffers(i.callId), keys.callSent(i.callId), ...i.drivers.flatMap((d) => [keys.driver(d), keys.driverOffers(d)]),
       ], [i.callId, Date.now(), ...i.drivers]);
-      const indexed = list<{ driverId: string; offer: string }>(r.indexed).map((o) => ({ driverId: o.driverId, offer: JSON.parse(o.offer) as Offer }));
-      return { indexed, ended: list<{ driverId: string; state: 'busy' | 'revoked' }>(r.ended) };
+      return { indexed: offersOf(r.indexed), ended: list<{ driverId: string; state: 'busy' | 'revoked' }>(r.ended) };
     },
 
     /** Follow-up: a passenger whose call ended may call again (only while the pointer names that call). */
