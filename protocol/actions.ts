@@ -12,7 +12,7 @@ import type {
   AckData, ClientEvent, Payload, ServerEvent, ServerToClientEvents,
 } from './events.js';
 import {
-  Call, CallCancel, CallList, CallRef, CallRequest, Calls, CancelBody, DriverLocationPush, Empty, Hello, LatLng, ListQuery, Offer,
+  Call, CallCancel, CallList, CallRef, CallRequest, Calls, CancelBody, DriverLocationPush, DriverOnline, Empty, Hello, LatLng, ListQuery, Offer,
   OfferRevoked, OfflineResult, OnlineResult, TripCancel,
 } from './schemas.js';
 import type { UserRole } from './status.js';
@@ -118,8 +118,8 @@ export const ACTIONS = [
   }),
   evented({
     name: 'driver.online', summary: 'Go online (available) at a position',
-    roles: ['driver'], event: 'driver:online', payload: LatLng, result: OnlineResult,
-    route: { method: 'post', path: '/api/driver/online', status: 200, body: LatLng },
+    roles: ['driver'], event: 'driver:online', payload: DriverOnline, result: OnlineResult,
+    route: { method: 'post', path: '/api/driver/online', status: 200, body: DriverOnline },
     codes: ['FORBIDDEN', 'DRIVER_BUSY'],
   }),
   evented({

@@ -1,6 +1,6 @@
 /** Typed Socket.IO event maps for both directions, and the ack union. */
 import type {
-  Call, CallCancel, CallRef, CallRequest, DriverLocationPush, Hello, LatLng, Offer, OfferRevoked, TripCancel, WireError,
+  Call, CallCancel, CallRef, CallRequest, DriverLocationPush, DriverOnline, Hello, LatLng, Offer, OfferRevoked, TripCancel, WireError,
 } from './schemas.js';
 
 /** Every ack is one of these two shapes, never a thrown exception. */
@@ -16,7 +16,7 @@ export interface ClientToServerEvents {
   'call:get': (payload: CallRef, ack: Ack<Call>) => void;
   'call:active': (payload: EmptyObject, ack: Ack<Call[]>) => void;
   // driver
-  'driver:online': (payload: LatLng, ack: Ack<{ status: 'available' }>) => void;
+  'driver:online': (payload: DriverOnline, ack: Ack<{ status: 'available' }>) => void;
   'driver:offline': (payload: EmptyObject, ack: Ack<{ status: 'offline' }>) => void;
   'driver:location': (payload: LatLng, ack: Ack<EmptyObject>) => void;
   'offer:accept': (payload: CallRef, ack: Ack<Call>) => void;

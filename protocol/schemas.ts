@@ -18,7 +18,30 @@ export type Place = z.infer<typeof Place>;
 
 const Reason = z.string().max(200).optional();
 
-export const CallRequest = z.object({ requestId: z.string().min(1).max(64), pickup: Place, dropoff: Place });
+/** A vehicle class name (the server's VEHICLE_CLASSES says which exist; unknown ones are refused). */
+export const VEHICLE_CLASS_RULE = 'must be 1-32 chars of a-z 0-9 _ -';
+export const VehicleClass = z.string().regex(/^[a-z0-9_-]{1,32}$/, VEHICLE_CLASS_RULE);
+
+/** What a driver says of its vehicle at `driver:online` (all optional: the class defaults). */
+export const Vehicle = z.object({
+  class: VehicleClass.optional(),
+  plate: z.string().min(1).max(20).optional(),
+  model: z.string().min(1).max(60).optional(),
+  colour: z.string().min(1).max(30).optional(),
+});
+export type Vehicle = z.infer<typeof Vehicle>;
+
+/** `driver:online`: the position, and optionally the driver's display name and vehicle. */
+export const DriverOnline = LatLng.extend({ name: z.string().min(1).max(60).optional(), vehicle: Vehicle.optional() });
+export type DriverOnline = z.infer<typeof DriverOnline>;
+
+export const CallRequest = z.object({
+  requestId: z.string().min(1).max(64),
+  pickup: Place,
+  dropoff: Place,
+  /** The class of vehicle asked for; unset = the server's default class. */
+  vehicleClass: VehicleClass.optional(),
+});
 export const CallRef = z.object({ callId: Id });
 export const CallCancel = z.object({ callId: Id, reason: Reason });
 export const Empty = z.object({});
@@ -42,6 +65,22 @@ export interface User {
 }
 
 /** Server → client payloads. */
+
+/** The public profile of a call's assigned driver, as it declared it at `driver:online`. */
+export const DriverProfile = z.object({
+  name: z.string().optional(),
+  vehicle: z.object({ class: z.string(), plate: z.string().optional(), model: z.string().optional(), colour: z.string().optional() }),
+});
+export type DriverProfile = z.infer<typeof DriverProfile>;
+
+/** Not a route: the straight-line distance from the driver to the pickup, at PICKUP_SPEED_KMH. */
+export const PickupEstimate = z.object({
+  distanceM: z.number(),
+  etaS: z.number(),
+  method: z.literal('straight-line'),
+});
+export type PickupEstimate = z.infer<typeof PickupEstimate>;
+
 export const Call = z.object({
   id: z.string(),
   passengerId: z.string(),
@@ -53,6 +92,12 @@ export const Call = z.object({
   createdAt: z.string(),
   updatedAt: z.string(),
   cancelReason: z.string().optional(),
+  /** The class of vehicle the call asked for (set on every call the server makes). */
+  vehicleClass: z.string().optional(),
+  /** The assigned driver's public profile, while a driver is assigned. */
+  driverProfile: DriverProfile.optional(),
+  /** An estimate of the pickup, made when a driver is assigned: straight-line distance at a fixed speed. */
+  pickupEstimate: PickupEstimate.optional(),
 });
 export type Call = z.infer<typeof Call>;
 
@@ -62,6 +107,8 @@ export const Offer = z.object({
   dropoff: Place,
   distanceM: z.number(),
   expiresAt: z.number(),
+  /** The class of vehicle the call asked for. */
+  vehicleClass: z.string().optional(),
 });
 export type Offer = z.infer<typeof Offer>;
 

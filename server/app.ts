@@ -32,7 +32,7 @@ import { Notifier, type Broadcaster } from './notify/notifier.js';
 import { checkRedisSettings } from './redis/check.js';
 import { blockingConnection, commandConnection } from './redis/connect.js';
 import { makeKeys } from './redis/keys.js';
-import { makeCommands } from './redis/commands.js';
+import { makeCommands, matchSettings } from './redis/commands.js';
 
 export interface App {
   /** The port actually bound (useful with PORT=0). */
@@ -54,10 +54,7 @@ export async function createApp(config: Config, log: Logger = createLogger(confi
   const closers: (() => Promise<unknown> | void)[] = [];
   const metrics = new Metrics();
   const redis = commandConnection(config.REDIS_URL, `${config.KEY_PREFIX}:${config.ROLE}`, log, metrics);
-  const commands = makeCommands(redis, keys, {
-    offerTimeoutMs: config.OFFER_TIMEOUT_MS, waveSize: config.OFFER_WAVE_SIZE, radiusM: config.MATCH_RADIUS_M,
-    callTimeoutMs: config.CALL_TIMEOUT_MS,
-  });
+  const commands = makeCommands(redis, keys, matchSettings(config));
   const base = { config, keys, redis, commands, queue: createDispatchQueue(redis, config.KEY_PREFIX), metrics, log };
   const counted = (call: { status: string }) => metrics.transitions.inc({ status: call.status });
   closers.push(() => base.queue.close());

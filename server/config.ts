@@ -33,6 +33,30 @@ const schema = z.object({
   OFFER_WAVE_SIZE: int(3, 1).pipe(z.number().max(100)),
   /** Search radius around the pickup, in metres. */
   MATCH_RADIUS_M: int(5000, 1),
+  /** `batched`: a region's waiting calls are matched together in rounds (one optimal assignment); `greedy`: each call on its own, nearest drivers first. */
+  MATCH_STRATEGY: z.enum(['batched', 'greedy']).default('batched'),
+  /** Live offers one driver may hold at once (1 = one call at a time). */
+  MAX_OFFERS_PER_DRIVER: int(1, 1).pipe(z.number().max(100)),
+  /** Extra time a round waits to gather calls after its first call is ready (0 = starts at once). */
+  MATCH_WINDOW_MS: int(0, 0).pipe(z.number().max(10000)),
+  /** Calls that have waited longer than this are assigned first, oldest first. */
+  MATCH_PRIORITY_AFTER_MS: int(30000, 0),
+  /** H3 resolution of a region; unset = the finest whose cells' edge is at least MATCH_RADIUS_M. */
+  MATCH_REGION_RESOLUTION: z.coerce.number().int().min(0).max(15).optional(),
+  /** Most calls one round assigns optimally; the oldest go first, the rest wait for the next round. */
+  MATCH_ROUND_MAX_CALLS: int(200, 1).pipe(z.number().max(1000)),
+  /** Debug: write the input of the largest round so far (JSON) to this file, for offline replay. */
+  MATCH_RECORD_FILE: z.string().min(1).optional(),
+  /** Comma-separated vehicle classes a call may ask for. */
+  VEHICLE_CLASSES: z
+    .string()
+    .default('standard,large,premium,accessible')
+    .transform((s) => s.split(',').map((c) => c.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^[a-z0-9_-]{1,32}$/, 'each class must be 1-32 chars of a-z 0-9 _ -')).min(1)),
+  /** The class of a call or driver that names none. */
+  DEFAULT_VEHICLE_CLASS: z.string().regex(/^[a-z0-9_-]{1,32}$/).default('standard'),
+  /** Speed of the straight-line pickup estimate given to riders, in km/h. */
+  PICKUP_SPEED_KMH: int(25, 1).pipe(z.number().max(200)),
   /** With no accept by then, the call becomes unfulfilled. */
   CALL_TIMEOUT_MS: int(120000, 100),
   /** A disconnected driver stays dispatchable this long. */
@@ -109,6 +133,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const c = parsed.data;
+  if (!c.VEHICLE_CLASSES.includes(c.DEFAULT_VEHICLE_CLASS)) {
+    throw new ConfigError(`invalid configuration:\n  DEFAULT_VEHICLE_CLASS=${JSON.stringify(c.DEFAULT_VEHICLE_CLASS)}: must be one of VEHICLE_CLASSES (${c.VEHICLE_CLASSES.join(', ')})`);
+  }
   const warnings: string[] = [];
   let secret = c.JWT_SECRET;
   if (!secret) {

@@ -22,7 +22,13 @@ export interface Context {
 
 /** Carry out what a command says must follow it (server/effects.ts). */
 export function follow(ctx: Context, effects: Effects): Promise<void> {
-  return applyEffects(ctx, effects);
+  return applyEffects(
+    {
+      notify: ctx.notify, queue: ctx.queue, commands: ctx.commands, log: ctx.log, windowMs: ctx.config.MATCH_WINDOW_MS,
+      onRevoked: (reason, n) => ctx.metrics.offersRevoked.inc({ reason }, n),
+    },
+    effects,
+  );
 }
 
 /** The current time, as epoch ms and as ISO-8601 (scripts record both). */

@@ -1,24 +1,20 @@
 /**
  * What follows a command, as data (the command layer returns it), and the one function that
- * carries it out, in a fixed order: a wave's offers (pushed, then each into its driver's index),
- * then pushes (what clients wait for), then the follow-up steps and queued work the answer waits
+ * carries it out, in a fixed order: a round's offers (pushed; they are in their drivers' indexes
+ * already), then pushes (what clients wait for), then the follow-up steps and queued work the answer waits
  * for, then work that only speeds things up or tidies (in the background: call timers catch up if
  * it fails, and every follow-up is safe late, twice or never). Both roles apply effects: a gateway
  * after a client's action, a dispatcher after a matching step or a timer.
  */
 import type { Logger } from 'pino';
 import type { Call, DriverLocationPush, Offer, RevokeReason } from '../protocol/index.js';
-import { enqueueMatch, enqueueRematch, type DispatchQueue } from './jobs.js';
+import { enqueueMatch, enqueueRematch, enqueueRound, type DispatchQueue } from './jobs.js';
 import type { Notifier } from './notify/notifier.js';
 import type { Commands } from './redis/commands.js';
 
 export interface Effects {
-  /**
-   * A wave's offers: pushed to their drivers (`offers`), then each into its driver's index
-   * (index-offers.lua); an offer whose driver is no longer available ends there, and the driver is
-   * told. Without `offers` (a re-run of a wave), what the index step indexed is pushed.
-   */
-  index?: { callId: string; drivers: string[]; offers?: { driverId: string; offer: Offer }[] }[];
+  /** Offers a round made: pushed to their drivers. */
+  offers?: { driverId: string; offer: Offer }[];
   /** Changed calls: `call:status` to the rider, `trip:status` to the assigned driver. */
   changed?: Call[];
   /** `trip:status` to a driver who just left the call (backed out). */
@@ -30,8 +26,10 @@ export interface Effects {
    * (`reason`) and those calls are matched again. `wait`: before the answer, or in the background.
    */
   endOffers?: { driverId: string; callIds: string[]; state: 'busy' | 'revoked'; reason: RevokeReason; wait: boolean }[];
-  /** New calls to match for the first time (job id = call id: never queued twice). Waited for. */
+  /** New calls to match for the first time (greedy; job id = call id: never queued twice). Waited for. */
   match?: string[];
+  /** Regions whose round to queue now (batched: a call became ready and no round was queued). Waited for. */
+  rounds?: string[];
   /** Calls to match again now. Waited for. */
   rematch?: string[];
   /** Calls to match again now, in the background. */
@@ -45,25 +43,21 @@ export interface Effects {
 export interface EffectsContext {
   notify: Notifier;
   queue: DispatchQueue;
-  commands: Pick<Commands, 'waitingNear' | 'endDriverOffers' | 'indexOffers' | 'releasePassenger'>;
+  commands: Pick<Commands, 'waitingNear' | 'endDriverOffers' | 'releasePassenger'>;
   log: Pick<Logger, 'warn'>;
+  /** A round waits this long to gather calls (MATCH_WINDOW_MS). */
+  windowMs: number;
+  /** Sees every revocation pushed (for metrics). */
+  onRevoked?: (reason: RevokeReason, n: number) => void;
 }
 
 export async function applyEffects(ctx: EffectsContext, e: Effects): Promise<void> {
   const { notify, queue, commands } = ctx;
-  for (const wave of e.index ?? []) {
-    for (const { driverId, offer } of wave.offers ?? []) notify.offer(driverId, offer);
-    const { indexed, ended } = await commands.indexOffers(wave);
-    if (!wave.offers) for (const { driverId, offer } of indexed) notify.offer(driverId, offer);
-    // An offer whose driver was no longer available ended there: it is told (it may have seen the
-    // offer), and the call may need another wave.
-    for (const { driverId, state } of ended) notify.revoked([driverId], wave.callId, state === 'busy' ? 'busy' : 'expired');
-    if (ended.length) await enqueueRematch(queue, [wave.callId]);
-  }
+  for (const { driverId, offer } of e.offers ?? []) notify.offer(driverId, offer);
 
   for (const call of e.changed ?? []) notify.callChanged(call);
   for (const { driverId, call } of e.tripEnded ?? []) notify.tripEnded(driverId, call);
-  for (const { callId, drivers, reason } of e.revoked ?? []) notify.revoked(drivers, callId, reason);
+  for (const { callId, drivers, reason } of e.revoked ?? []) revoked(ctx, drivers, callId, reason);
   for (const { passengerId, push } of e.location ?? []) notify.driverLocation(passengerId, push);
 
   for (const end of e.endOffers ?? []) {
@@ -74,6 +68,7 @@ export async function applyEffects(ctx: EffectsContext, e: Effects): Promise<voi
     else background(ctx, endOffers(ctx, end), `ending ${end.state} offers`);
   }
   for (const callId of e.match ?? []) await enqueueMatch(queue, callId);
+  for (const region of e.rounds ?? []) await enqueueRound(queue, region, ctx.windowMs);
   if (e.rematch?.length) await enqueueRematch(queue, e.rematch);
 
   if (e.rematchSoon?.length) background(ctx, enqueueRematch(queue, e.rematchSoon), 'rematch');
@@ -84,13 +79,19 @@ export async function applyEffects(ctx: EffectsContext, e: Effects): Promise<voi
 /** The follow-up of an accept (`busy`) or of going offline (`revoked`): tell the driver, match those calls again. */
 async function endOffers(ctx: EffectsContext, end: NonNullable<Effects['endOffers']>[number]): Promise<void> {
   const ended = await ctx.commands.endDriverOffers({ driverId: end.driverId, callIds: end.callIds, state: end.state, now: Date.now() });
-  for (const callId of ended) ctx.notify.revoked([end.driverId], callId, end.reason);
+  for (const callId of ended) revoked(ctx, [end.driverId], callId, end.reason);
   await enqueueRematch(ctx.queue, ended);
 }
 
 /** Drivers just became free: match again the calls waiting near them (the policy's one place in TypeScript). */
 async function rematchNear(ctx: EffectsContext, driverIds: string[]): Promise<void> {
   await enqueueRematch(ctx.queue, await ctx.commands.waitingNear(driverIds));
+}
+
+function revoked(ctx: EffectsContext, drivers: string[], callId: string, reason: RevokeReason): void {
+  if (drivers.length === 0) return;
+  ctx.notify.revoked(drivers, callId, reason);
+  ctx.onRevoked?.(reason, drivers.length);
 }
 
 function background(ctx: EffectsContext, work: Promise<unknown>, what: string): void {

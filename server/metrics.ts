@@ -14,6 +14,10 @@ export class Metrics {
   readonly accepts = new Counter({ name: 'dispatch_accepts_total', help: 'Accepts by result: won, or the error code of a loss', labelNames: ['result'] as const, registers: [this.registry] });
   readonly requestToOffer = new Histogram({ name: 'dispatch_request_to_offer_seconds', help: 'From a call\'s creation to its first wave of offers', buckets: LATENCY_BUCKETS, registers: [this.registry] });
   readonly acceptToNotify = new Histogram({ name: 'dispatch_accept_to_notify_seconds', help: 'From an accept arriving to the rider\'s status push being published', buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  readonly roundSeconds = new Histogram({ name: 'dispatch_match_round_seconds', help: 'One matching round (or greedy match), from its begin to its commit', buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  readonly roundCalls = new Histogram({ name: 'dispatch_match_round_calls', help: 'Calls in one matching round', buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000], registers: [this.registry] });
+  readonly wavesPerDispatch = new Histogram({ name: 'dispatch_waves_per_dispatch', help: 'Offer waves a call needed before it was dispatched', buckets: [1, 2, 3, 4, 5, 8, 13, 20], registers: [this.registry] });
+  readonly offersRevoked = new Counter({ name: 'dispatch_offers_revoked_total', help: 'Offers revoked, by reason (taken, cancelled, expired, busy)', labelNames: ['reason'] as const, registers: [this.registry] });
   readonly workerRestarts = new Counter({ name: 'dispatch_worker_restarts_total', help: 'Dispatch workers recreated by the watchdog', registers: [this.registry] });
   readonly stalledJobs = new Counter({ name: 'dispatch_stalled_jobs_total', help: 'Dispatch jobs found stalled (their worker died) and re-run', registers: [this.registry] });
   readonly redisErrors = new Counter({ name: 'dispatch_redis_errors_total', help: 'Redis connection errors', labelNames: ['connection'] as const, registers: [this.registry] });

@@ -13,8 +13,12 @@ describe('dispatch across nodes', () => {
     return c;
   };
 
-  beforeEach(async () => {
-    stack = await startStack({ gateways: 2, dispatchers: 1 });
+  /** Tests of a driver holding offers of several calls at once run with a cap above 1 (the default is 1). */
+  const BROADCAST = { MATCH_STRATEGY: 'greedy', MAX_OFFERS_PER_DRIVER: '3' };
+  const MULTI_OFFER = new Set(['revokes the winner\'s other offers with reason busy, and a busy driver cannot win another call']);
+
+  beforeEach(async function () {
+    stack = await startStack({ gateways: 2, dispatchers: 1, env: MULTI_OFFER.has(this.currentTest?.title ?? '') ? BROADCAST : {} });
   });
   afterEach(async () => {
     for (const c of clients.splice(0)) c.close();

@@ -1,7 +1,8 @@
 /**
- * Idempotent requests (one requestId → one call → one match job, however often and however
- * concurrently it is sent), one live call per passenger, and the resync every (re)connect gets on
- * whichever gateway it lands.
+ * Idempotent requests (one requestId → one call, matched through its region's rounds, however
+ * often and however concurrently it is sent), one live call per passenger, and the resync every
+ * (re)connect gets on whichever gateway it lands (with a driver holding several live offers: a cap
+ * of 3, greedy waves).
  */
 import { Queue } from 'bullmq';
 import { expect } from 'chai';
@@ -29,19 +30,21 @@ describe('idempotency and resync', () => {
     const queue = new Queue(QUEUE.dispatch, { connection: redis, prefix: stack.env.KEY_PREFIX });
     try {
       const all = await queue.getJobs(['active', 'waiting', 'waiting-children', 'prioritized', 'paused', 'delayed', 'completed', 'failed']);
-      return all.map((j) => ({ id: j.id, name: j.name, callId: (j.data as { callId?: string }).callId }));
+      return all.map((j) => ({ id: j.id, name: j.name, callId: (j.data as { callId?: string }).callId, region: (j.data as { region?: string }).region }));
     } finally {
       await queue.close();
     }
   };
-  /** The queue holds exactly one `match` job, for this call, and no job of any other call. */
-  const expectOneMatchJob = async (callId: string) => {
+  /** One call exists, and the queue holds only rounds of its region, no job of any other call. */
+  const expectOneCallMatched = async (callId: string) => {
     const all = await jobs();
-    expect(all.filter((j) => j.name === 'match').map((j) => j.id)).to.deep.equal([callId]);
-    for (const j of all) if (j.callId !== undefined) expect(j.callId, JSON.stringify(j)).to.equal(callId);
-    // Nothing was scheduled twice either.
-    const names = all.map((j) => j.name);
-    expect(names, JSON.stringify(all)).to.have.length(new Set(names).size);
+    const region = await redis.hget(stack.keys.call(callId), 'region');
+    expect(all.filter((j) => j.name === 'round').length, JSON.stringify(all)).to.be.greaterThan(0);
+    for (const j of all) {
+      expect(j.name, JSON.stringify(j)).to.equal('round');
+      expect(j.region, JSON.stringify(j)).to.equal(region);
+    }
+    expect(await redis.zrange(stack.keys.allCalls, 0, -1)).to.deep.equal([callId]);
   };
   const listOf = async (passenger: string) => {
     const res = await rest(gw(0), 'GET', '/api/calls', { id: passenger, role: 'passenger' });
@@ -49,8 +52,11 @@ describe('idempotency and resync', () => {
     return res.body.items as Call[];
   };
 
-  beforeEach(async () => {
-    stack = await startStack({ gateways: 2, dispatchers: 1, env: { OFFER_TIMEOUT_MS: 60000 } });
+  beforeEach(async function () {
+    const resync = this.currentTest?.parent?.title.startsWith('resync') ?? false;
+    stack = await startStack({
+      gateways: 2, dispatchers: 1, env: { OFFER_TIMEOUT_MS: 60000, ...(resync ? { MATCH_STRATEGY: 'greedy', MAX_OFFERS_PER_DRIVER: '3' } : {}) },
+    });
     redis = new Redis(stack.env.REDIS_URL as string, { maxRetriesPerRequest: null });
   });
   afterEach(async () => {
@@ -60,7 +66,7 @@ describe('idempotency and resync', () => {
   });
 
   describe('requestId', () => {
-    it('the same requestId sent twice gives the same call and one match job', async () => {
+    it('the same requestId sent twice gives the same call, matched through its region\'s rounds only', async () => {
       const rider = await user(0, 'rider-1', 'passenger');
       const first = await request(rider, 'same');
       expect(first).to.include({ passengerId: 'rider-1', status: 'requested', seq: 1 });
@@ -72,10 +78,10 @@ describe('idempotency and resync', () => {
 
       expect(await listOf('rider-1')).to.deep.equal([first]);
       expect(await rider.emit('call:active', {})).to.deep.equal({ ok: true, data: [first] });
-      await expectOneMatchJob(first.id);
+      await expectOneCallMatched(first.id);
     });
 
-    it('ten concurrent sends of one requestId, from two sockets on two gateways, give one call, equal acks and one match job', async () => {
+    it('ten concurrent sends of one requestId, from two sockets on two gateways, give one call and equal acks', async () => {
       const a = await user(0, 'rider-1', 'passenger');
       const b = await user(1, 'rider-1', 'passenger');
       const payload = { requestId: 'burst', pickup: PICKUP, dropoff: DROPOFF };
@@ -86,7 +92,7 @@ describe('idempotency and resync', () => {
       expect(first.data).to.include({ passengerId: 'rider-1', status: 'requested', seq: 1 });
 
       expect(await listOf('rider-1')).to.deep.equal([first.data]);
-      await expectOneMatchJob(first.data.id);
+      await expectOneCallMatched(first.data.id);
       // Both of the rider's sockets are told about the one call.
       for (const s of [a, b]) expect(await s.next<Call>('call:status', (c) => c.id === first.data.id)).to.deep.equal(first.data);
     });
@@ -101,7 +107,7 @@ describe('idempotency and resync', () => {
       const retried = await rider.emit('call:request', { requestId: 'two', pickup: PICKUP, dropoff: DROPOFF });
       expect(!retried.ok && retried.error.code).to.equal('INVALID_STATE');
       expect(await listOf('rider-1')).to.deep.equal([first]);
-      await expectOneMatchJob(first.id);
+      await expectOneCallMatched(first.id);
     });
 
     it('ten concurrent different requestIds, from two gateways, give exactly one call', async () => {
@@ -116,7 +122,7 @@ describe('idempotency and resync', () => {
       const call = won[0]!;
       expect(await listOf('rider-1')).to.deep.equal([call]);
       expect(await a.emit('call:active', {})).to.deep.equal({ ok: true, data: [call] });
-      await expectOneMatchJob(call.id);
+      await expectOneCallMatched(call.id);
     });
   });
 

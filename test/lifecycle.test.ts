@@ -7,15 +7,17 @@ import { expect } from 'chai';
 import { Queue } from 'bullmq';
 import type { Call, DriverLocationPush, Offer, OfferRevoked } from '../protocol/index.js';
 import { clock } from '../server/context.js';
-import { makeCommands } from '../server/redis/commands.js';
-import { QUEUE } from '../server/redis/keys.js';
+import { loadConfig } from '../server/config.js';
+import { makeCommands, matchSettings } from '../server/redis/commands.js';
+import { regionOf, regionResolution } from '../server/region.js';
+import { QUEUE, waitingMember } from '../server/redis/keys.js';
 import { connect, DROPOFF, placeAt, rest, type TestClient } from './support/clients.js';
 import { freePort } from './support/env.js';
 import { spawnNode, startStack, type NodeProcess, type Stack } from './support/stack.js';
 import { until } from './support/wait.js';
 
 /** The command layer on the stack's own Redis client, to run one step as a dying gateway would (matching settings unused). */
-const commandsOf = (s: Stack) => makeCommands(s.redis, s.keys, { offerTimeoutMs: 0, waveSize: 0, radiusM: 0, callTimeoutMs: 0 });
+const commandsOf = (s: Stack) => makeCommands(s.redis, s.keys, matchSettings(loadConfig({})));
 const forCall = (id: string) => (o: { callId: string }) => o.callId === id;
 const withStatus = (id: string, status: string) => (c: Call) => c.id === id && c.status === status;
 
@@ -99,7 +101,7 @@ describe('call lifecycle', function () {
       const place = placeAt(2);
       const r = await rider();
       const call = await request(r, place);
-      await until(async () => (await stack.redis.zscore(stack.keys.waitingCalls, call.id)) !== null, 'the call to wait for a driver');
+      await until(async () => (await stack.redis.zscore(stack.keys.waitingCalls, waitingMember(call.id, 'standard'))) !== null, 'the call to wait for a driver');
       expect((await stored(call.id)).status).to.equal('requested');
       const d = await driver(place, 300);
       expect((await d.next<Offer>('offer', forCall(call.id))).distanceM).to.be.within(250, 350);
@@ -154,7 +156,7 @@ describe('call lifecycle', function () {
       const { d, call } = await dispatchedTo(place);
       const r2 = await rider(1);
       const waiting = await request(r2, place);
-      await until(async () => (await stack.redis.zscore(stack.keys.waitingCalls, waiting.id)) !== null, 'the second call to wait');
+      await until(async () => (await stack.redis.zscore(stack.keys.waitingCalls, waitingMember(waiting.id, 'standard'))) !== null, 'the second call to wait');
       await ok(d, 'trip:arrived', { callId: call.id });
       await ok(d, 'trip:start', { callId: call.id });
       const done = await ok<Call>(d, 'trip:complete', { callId: call.id });
@@ -218,6 +220,7 @@ describe('call lifecycle', function () {
       const id = `lost-${++n}`;
       const created = await commandsOf(stack).request({
         callId: id, passengerId: r.id, requestId: id, pickup: place, dropoff: DROPOFF, now: clock(), requestTtlS: 60, safetyTimerMs: 50,
+        region: regionOf(place, regionResolution(loadConfig({}))), vehicleClass: 'standard',
       });
       expect(created.created).to.equal(true);
       await d.next<Offer>('offer', forCall(id));

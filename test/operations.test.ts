@@ -34,13 +34,15 @@ describe('operations', function () {
       expect(gw).to.match(/dispatch_accepts_total\{result="won"\} 1/);
       expect(gw).to.match(/dispatch_call_transitions_total\{status="dispatched"\} 1/);
       expect(gw).to.contain('dispatch_accept_to_notify_seconds_bucket');
+      expect(gw, 'one wave was enough').to.contain('dispatch_waves_per_dispatch_bucket{le="1"} 1');
       expect(gw).to.contain('dispatch_redis_circuit_open{circuit="requests"} 0');
       expect(gw).to.contain('dispatch_redis_circuit_open{circuit="locations"} 0');
       const dispatcher = await until(async () => {
         const text = await scrape(stack.dispatchers[0]!.url);
         return /dispatch_offers_total [1-9]/.test(text) && text;
       }, 'the dispatcher to count its offers');
-      for (const name of ['dispatch_request_to_offer_seconds_count 1', 'dispatch_queue_jobs{state="delayed"}', 'dispatch_ledger_lag', 'dispatch_call_timers', 'dispatch_stalled_jobs_total', 'dispatch_redis_errors_total', 'dispatch_worker_restarts_total', 'dispatch_ledger_assignment_conflicts_total']) {
+      for (const name of ['dispatch_request_to_offer_seconds_count 1', 'dispatch_queue_jobs{state="delayed"}', 'dispatch_ledger_lag', 'dispatch_call_timers', 'dispatch_stalled_jobs_total', 'dispatch_redis_errors_total', 'dispatch_worker_restarts_total', 'dispatch_ledger_assignment_conflicts_total',
+        'dispatch_match_round_seconds_count', 'dispatch_match_round_calls_bucket{le="1"}', 'dispatch_offers_revoked_total']) {
         expect(dispatcher).to.contain(name);
       }
       d.close();

@@ -24,6 +24,7 @@ import {
   canTransition, ErrorCode, isTerminal, TRIP_STATUSES,
   type Call, type CallStatus, type Offer, type OfferRevoked, type Response,
 } from '../protocol/index.js';
+import { waitingCallId } from '../server/redis/keys.js';
 import { connect, DROPOFF, PICKUP, type TestClient, type Seen } from './support/clients.js';
 import { ledgerMismatch, readLedger } from './support/ledger.js';
 import { startStack, type Stack } from './support/stack.js';
@@ -270,7 +271,7 @@ class World {
       }
       const snap: Snapshot = {
         at, calls: new Map(), offers: new Map(), drivers: new Map(),
-        free: new Set(vals[1] as string[]), waiting: new Set(vals[2] as string[]),
+        free: new Set(vals[1] as string[]), waiting: new Set((vals[2] as string[]).map(waitingCallId)),
       };
       let k = 3;
       for (const id of ids) {

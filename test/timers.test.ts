@@ -5,7 +5,8 @@ import { startTimerSweep, type Sweeper } from '../server/dispatch/timers.js';
 import { createDispatchQueue, type DispatchQueue } from '../server/jobs.js';
 import { createLogger } from '../server/log.js';
 import { makeKeys } from '../server/redis/keys.js';
-import { makeCommands } from '../server/redis/commands.js';
+import { loadConfig } from '../server/config.js';
+import { makeCommands, matchSettings } from '../server/redis/commands.js';
 import { randomPrefix, REDIS_URL } from './support/env.js';
 import { until } from './support/wait.js';
 
@@ -17,7 +18,7 @@ describe('call timers', () => {
   const sweepers: Sweeper[] = [];
   /** A sweeper that only looks when the test asks (its own looks are an hour apart). */
   const sweeper = (leaseMs: number) => {
-    const commands = makeCommands(redis, keys, { offerTimeoutMs: 15000, waveSize: 3, radiusM: 5000, callTimeoutMs: 120000 });
+    const commands = makeCommands(redis, keys, matchSettings(loadConfig({})));
     const s = startTimerSweep({ commands, queue, log }, 3_600_000, leaseMs);
     sweepers.push(s);
     return s;

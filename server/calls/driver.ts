@@ -2,12 +2,12 @@
  * What drivers can do: availability and position, answering offers, running the trip. Shared by
  * the Socket.IO handlers and the REST routes, like CallService.
  */
-import type { Call, LatLng, Offer, User } from '../../protocol/index.js';
+import type { Call, DriverOnline, LatLng, Offer, User } from '../../protocol/index.js';
 import { clock, follow, type Context } from '../context.js';
 import { AppError } from '../errors.js';
 import { scheduleGrace } from '../jobs.js';
 import type { TripStep } from '../redis/commands.js';
-import { requireRole } from './service.js';
+import { requireRole, vehicleClassOf } from './service.js';
 
 export type { TripStep } from '../redis/commands.js';
 
@@ -17,9 +17,15 @@ export const LOCATION_PUSH_INTERVAL_MS = 1000;
 export class DriverService {
   constructor(private readonly ctx: Context) {}
 
-  async online(user: User, pos: LatLng): Promise<{ status: 'available' }> {
+  /** Online at a position; the vehicle and name it declares are its public profile (shown to its riders). */
+  async online(user: User, input: DriverOnline): Promise<{ status: 'available' }> {
     requireRole(user, 'driver');
-    const { status, effects } = await this.ctx.commands.driverOnline({ driverId: user.id, pos, now: Date.now() });
+    const vehicleClass = vehicleClassOf(this.ctx, input.vehicle?.class);
+    const declared = input.name !== undefined || input.vehicle !== undefined;
+    const profile = declared ? { ...(input.name ? { name: input.name } : {}), vehicle: { ...input.vehicle, class: vehicleClass } } : undefined;
+    const { status, effects } = await this.ctx.commands.driverOnline({
+      driverId: user.id, pos: { lat: input.lat, lng: input.lng }, now: Date.now(), vehicleClass, profile,
+    });
     await follow(this.ctx, effects);
     return { status };
   }
@@ -53,6 +59,7 @@ export class DriverService {
     await follow(this.ctx, result.effects);
     if (result.outcome === 'won') {
       metrics.acceptToNotify.observe((performance.now() - started) / 1000);
+      metrics.wavesPerDispatch.observe(result.waves);
       metrics.accepts.inc({ result: 'won' });
       log.info({ callId, driverId: user.id, status: result.call.status }, 'call dispatched');
     }

@@ -10,6 +10,7 @@ import {
 import { clock, follow, type Context } from '../context.js';
 import { AppError } from '../errors.js';
 import { TIMER_LEASE_MS } from '../jobs.js';
+import { regionOf, regionResolution } from '../region.js';
 
 /** How long a requestId is remembered for idempotency. */
 const REQUEST_TTL_S = 24 * 3600;
@@ -18,15 +19,29 @@ export function requireRole(user: User, ...roles: UserRole[]): void {
   if (!roles.includes(user.role)) throw new AppError('FORBIDDEN', `role ${user.role} may not do this`);
 }
 
+/** A vehicle class the configuration offers (VEHICLE_CLASSES), or the default for none. */
+export function vehicleClassOf(ctx: Context, asked: string | undefined): string {
+  if (asked === undefined) return ctx.config.DEFAULT_VEHICLE_CLASS;
+  if (!ctx.config.VEHICLE_CLASSES.includes(asked)) {
+    throw new AppError('VALIDATION_FAILED', `unknown vehicle class ${asked}: one of ${ctx.config.VEHICLE_CLASSES.join(', ')}`);
+  }
+  return asked;
+}
+
 export class CallService {
-  constructor(private readonly ctx: Context) {}
+  private readonly resolution: number;
+
+  constructor(private readonly ctx: Context) {
+    this.resolution = regionResolution(ctx.config);
+  }
 
   /** Create (or, for a repeated requestId, return) the passenger's call and queue it for matching. */
   async request(user: User, input: CallRequest): Promise<{ call: Call; created: boolean }> {
     requireRole(user, 'passenger');
+    const vehicleClass = vehicleClassOf(this.ctx, input.vehicleClass);
     const { call, created, effects } = await this.ctx.commands.request({
       callId: randomUUID(), passengerId: user.id, requestId: input.requestId, pickup: input.pickup, dropoff: input.dropoff,
-      now: clock(), requestTtlS: REQUEST_TTL_S, safetyTimerMs: TIMER_LEASE_MS,
+      now: clock(), requestTtlS: REQUEST_TTL_S, safetyTimerMs: TIMER_LEASE_MS, region: regionOf(input.pickup, this.resolution), vehicleClass,
     });
     await follow(this.ctx, effects);
     if (created) this.ctx.log.info({ callId: call.id, passengerId: user.id, status: call.status }, 'call requested');

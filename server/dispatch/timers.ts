@@ -10,9 +10,12 @@
  * matching step consumes a timer; a run that never happens (a job that failed for good, a sweeper
  * that died before queueing it) comes due again when its lease ends. The step is fenced by the wave
  * number, so a timer that runs twice never moves a newer wave.
+ *
+ * The same look takes the scheduled regions whose time has come (a region whose round job was lost,
+ * or whose round died): they are leased the same way (due-regions.lua) and become `round` jobs.
  */
 import type { Logger } from 'pino';
-import { enqueueTimers, TIMER_LEASE_MS, type DispatchQueue } from '../jobs.js';
+import { enqueueRounds, enqueueTimers, regionRescueMs, TIMER_LEASE_MS, type DispatchQueue } from '../jobs.js';
 import type { Commands } from '../redis/commands.js';
 
 /** How often a dispatcher looks for due timers: a wave moves on at most this late. */
@@ -26,7 +29,7 @@ export interface Sweeper {
   stop(): Promise<void>;
 }
 
-type SweepDeps = { commands: Pick<Commands, 'dueTimers'>; queue: DispatchQueue; log: Logger };
+type SweepDeps = { commands: Pick<Commands, 'dueTimers' | 'dueRegions'>; queue: DispatchQueue; log: Logger; config?: { MATCH_WINDOW_MS: number } };
 
 export function startTimerSweep(d: SweepDeps, everyMs = SWEEP_MS, leaseMs = TIMER_LEASE_MS): Sweeper {
   let stopped = false;
@@ -46,7 +49,9 @@ export function startTimerSweep(d: SweepDeps, everyMs = SWEEP_MS, leaseMs = TIME
       if (at > 0 && Number.isInteger(wave)) runs.push({ callId: member.slice(0, at), wave, run: `${dueMs}-${now}` });
     }
     await enqueueTimers(d.queue, runs);
-    return due.length;
+    const regions = await d.commands.dueRegions({ now, leaseMs: regionRescueMs(d.config?.MATCH_WINDOW_MS ?? 0), max: BATCH });
+    await enqueueRounds(d.queue, regions);
+    return Math.max(due.length, regions.length);
   }
 
   const loop = () => {

@@ -1,10 +1,11 @@
-/** The dispatcher's BullMQ worker: runs matching steps and every timer (a call's wave end or deadline, a driver's grace). */
+/** The dispatcher's BullMQ worker: runs matching (rounds, greedy matches) and every timer (a call's wave end or deadline, a driver's grace). */
 import { Worker, type Job } from 'bullmq';
 import { follow, type Context } from '../context.js';
 import type { DispatchJob, JobData } from '../jobs.js';
 import { blockingConnection } from '../redis/connect.js';
 import { QUEUE } from '../redis/keys.js';
-import { runMatch } from './matcher.js';
+import { clock } from '../context.js';
+import { matchCall, runRound } from './round.js';
 
 export function createWorker(ctx: Context): Worker<JobData> {
   const { config, log, metrics } = ctx;
@@ -27,17 +28,37 @@ export function createWorker(ctx: Context): Worker<JobData> {
 }
 
 /** Every handler is safe to run twice (BullMQ delivers at least once). */
-async function handle(ctx: Context, job: DispatchJob & { attemptsStarted: number }): Promise<unknown> {
+async function handle(ctx: Context, job: DispatchJob & { attemptsStarted: number; id?: string }): Promise<unknown> {
   const rerun = job.attemptsStarted > 1;
   switch (job.name) {
+    case 'round':
+      return runRound(ctx, job.data.region, job.id ?? '', rerun);
     case 'match':
+      return matchCall(ctx, job.data.callId, rerun);
     case 'rematch':
-      return runMatch(ctx, job.data.callId, undefined, rerun);
+      return rematch(ctx, job.data.callId, rerun);
     case 'wave':
-      return runMatch(ctx, job.data.callId, job.data.wave, rerun);
+      return waveEnd(ctx, job.data.callId, job.data.wave, rerun);
     case 'grace':
       return graceOver(ctx, job.data.driverId, job.data.awaySince);
   }
+}
+
+/** Match a call again now: greedy on its own; batched through its region's next round. */
+async function rematch(ctx: Context, callId: string, rerun: boolean): Promise<string> {
+  if (ctx.config.MATCH_STRATEGY === 'greedy') return matchCall(ctx, callId, rerun);
+  const r = await ctx.commands.ready({ callId, now: Date.now() });
+  await follow(ctx, r.effects);
+  return r.outcome;
+}
+
+/** A call's timer ran: its wave is over (the next one), or its deadline came (unfulfilled). */
+async function waveEnd(ctx: Context, callId: string, fence: number, rerun: boolean): Promise<string> {
+  const r = await ctx.commands.waveEnd({ callId, now: clock(), fence });
+  await follow(ctx, r.effects);
+  if (r.outcome === 'unfulfilled') ctx.log.info({ callId, status: r.call.status }, 'call unfulfilled');
+  if (r.outcome === 'ready' && ctx.config.MATCH_STRATEGY === 'greedy') return matchCall(ctx, callId, rerun);
+  return r.outcome;
 }
 
 async function graceOver(ctx: Context, driverId: string, awaySince: string): Promise<string> {

@@ -12,8 +12,10 @@
  * late, twice or never (each script's header says why).
  */
 import type { Redis } from 'ioredis';
-import type { Call, LatLng, Offer } from '../../protocol/index.js';
+import type { Call, DriverProfile, LatLng, Offer } from '../../protocol/index.js';
+import type { Config } from '../config.js';
 import type { Effects } from '../effects.js';
+import { regionRescueMs } from '../jobs.js';
 import { AppError } from '../errors.js';
 import type { Keys } from './keys.js';
 import { FAIL, refusal } from './outcomes.js';
@@ -40,15 +42,45 @@ const str = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'n
 export interface AcceptResult {
   outcome: 'won' | 'retried';
   call: Call;
+  /** The waves the call needed (0 for a retried accept). */
+  waves: number;
   effects: Effects;
 }
 
-export type MatchResult =
-  | { outcome: 'offered'; call: Call; changed: boolean; wave: number; offers: { driverId: string; offer: Offer }[]; effects: Effects }
-  | { outcome: 'waiting'; wave: number; effects: Effects }
-  | { outcome: 'live'; wave: number; liveUntil: number; effects: Effects }
+/** A call's timer ran (wave-end.lua). */
+export type WaveEndResult =
+  | { outcome: 'ready'; effects: Effects }
   | { outcome: 'unfulfilled'; call: Call; effects: Effects }
   | { outcome: 'gone' | 'closed' | 'stale'; effects: Effects };
+
+/** What a round read (plain reads, no lock): the calls, and the eligible drivers near each. */
+export interface RoundRead {
+  calls: {
+    id: string; region: string; wave: number; createdMs: number; vehicleClass: string;
+    /** Not ready when read (gone, closed, a wave live): the commit only drops it if it still is not. */
+    skip: boolean;
+    /** Eligible drivers (available, its class, under their cap, never offered this call), nearest first. */
+    candidates: { driverId: string; distanceM: number }[];
+  }[];
+  /** Every candidate: ms since it became free, and the offers it may still take. */
+  drivers: Map<string, { idleMs: number; capLeft: number }>;
+  /** Per candidate driver, the other calls its offer index names (their offers hashes are keys of the commit). */
+  indexed: Map<string, string[]>;
+}
+
+/** A round's plan: per call, the drivers of its wave (assigned first) with their distance. */
+export interface RoundPlan {
+  calls: { id: string; wave: number; skip: boolean; offers: { driverId: string; distanceM: number }[] }[];
+}
+
+export interface RoundCommit {
+  outcome: 'committed' | 'stale';
+  offered: { callId: string; call: Call; changed: boolean; wave: number; offers: { driverId: string; offer: Offer }[] }[];
+  waiting: string[];
+  lost: string[];
+  again: boolean;
+  effects: Effects;
+}
 
 export type GraceResult = { outcome: 'offline'; effects: Effects } | { outcome: 'came-back' | 'after-trip'; effects: Effects };
 
@@ -57,11 +89,30 @@ const NONE: Effects = {};
 const RETRIES = 5;
 
 export interface MatchSettings {
+  strategy: 'batched' | 'greedy';
   offerTimeoutMs: number;
   waveSize: number;
   radiusM: number;
   callTimeoutMs: number;
+  /** Live offers one driver may hold at once. */
+  maxOffersPerDriver: number;
+  defaultVehicleClass: string;
+  pickupSpeedKmh: number;
+  /** ms before the sweep runs a scheduled region nobody ran. */
+  regionRescueMs: number;
 }
+
+/** The settings of the matching commands, from the configuration. */
+export function matchSettings(config: Config): MatchSettings {
+  return {
+    strategy: config.MATCH_STRATEGY, offerTimeoutMs: config.OFFER_TIMEOUT_MS, waveSize: config.OFFER_WAVE_SIZE, radiusM: config.MATCH_RADIUS_M,
+    callTimeoutMs: config.CALL_TIMEOUT_MS, maxOffersPerDriver: config.MAX_OFFERS_PER_DRIVER, defaultVehicleClass: config.DEFAULT_VEHICLE_CLASS,
+    pickupSpeedKmh: config.PICKUP_SPEED_KMH, regionRescueMs: regionRescueMs(config.MATCH_WINDOW_MS),
+  };
+}
+
+/** Redis GEO indexes latitudes within ±85.05112878 only (as lib/geo.lua). */
+const geoLat = (lat: number) => Math.max(-85.05112878, Math.min(85.05112878, lat));
 
 /** Waiting calls matched again near each driver who becomes free (the nearest first). */
 export const REMATCH_PER_DRIVER = 10;
@@ -85,10 +136,20 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
     }
   };
 
+  /** A call's region (written when it was made, never changed); '' when the call is gone. */
+  const regionOfCall = async (callId: string): Promise<string> => (await redis.hget(keys.call(callId), 'region')) ?? '';
+  /** Run a pipeline of plain reads; any error fails the whole read. */
+  const execAll = async (p: ReturnType<Redis['pipeline']>): Promise<unknown[]> =>
+    ((await p.exec()) ?? []).map(([err, v]) => {
+      if (err) throw err;
+      return v;
+    });
+
   return {
     /** Create (or, for a repeated requestId, return) a passenger's call. */
     async request(i: {
       callId: string; passengerId: string; requestId: string; pickup: LatLng; dropoff: LatLng; now: Now; requestTtlS: number; safetyTimerMs: number;
+      region: string; vehicleClass: string;
     }): Promise<{ call: Call; created: boolean; effects: Effects }> {
       const requestKey = keys.request(i.passengerId, i.requestId);
       const activeKey = keys.passengerActive(i.passengerId);
@@ -104,14 +165,23 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
       }, ([existing, active]) => [
         [
           requestKey, activeKey, keys.call(i.callId), keys.allCalls, keys.passengerCalls(i.passengerId), keys.ledger, keys.callTimers,
+          keys.regionReady(i.region), keys.regions,
           ...(existing ? [keys.call(existing)] : []), ...(active ? [keys.call(active)] : []),
         ],
-        [i.callId, i.passengerId, i.requestId, JSON.stringify(i.pickup), JSON.stringify(i.dropoff), i.now.ms, i.now.iso, i.requestTtlS, i.safetyTimerMs, existing, active],
+        [
+          i.callId, i.passengerId, i.requestId, JSON.stringify(i.pickup), JSON.stringify(i.dropoff), i.now.ms, i.now.iso, i.requestTtlS,
+          i.safetyTimerMs, existing, active, i.region, i.vehicleClass, match.regionRescueMs, match.strategy === 'batched' ? '1' : '0',
+        ],
       ]);
       const call = callOf(r.call);
       const created = r.created === 1;
-      // A repeat of a request whose enqueue may have failed queues it again (a no-op if queued).
-      return { call, created, effects: { changed: created ? [call] : [], match: call.status === 'requested' ? [call.id] : [] } };
+      // A repeat of a request whose trigger may have been lost triggers it again (a round that
+      // finds nothing to do costs one step).
+      const again = created ? r.trigger === 1 : call.status === 'requested';
+      const next: Effects = match.strategy === 'greedy'
+        ? { match: call.status === 'requested' ? [call.id] : [] }
+        : { rounds: again ? [i.region] : [] };
+      return { call, created, effects: { changed: created ? [call] : [], ...next } };
     },
 
     /** A passenger (its own call) or an admin cancels a call whose trip has not started. */
@@ -149,16 +219,17 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
       const r = await run('accept', [
         keys.call(i.callId), keys.callOffers(i.callId), keys.driver(i.driverId), keys.driverOffers(i.driverId),
         keys.freeDrivers, keys.waitingCalls, keys.ledger, keys.callTimers,
-      ], [i.driverId, i.now.ms, i.now.iso, match.radiusM, REMATCH_PER_DRIVER]);
+      ], [i.driverId, i.now.ms, i.now.iso, match.radiusM, REMATCH_PER_DRIVER, match.pickupSpeedKmh]);
       const call = callOf(r.call);
       // This driver's other offers end `busy` (and those calls are matched again) before the answer;
       // a failure there is logged, never the accept's. A retried accept redoes it, in case it died.
       const busy: Effects['endOffers'] = [{ driverId: i.driverId, callIds: list(r.others), state: 'busy', reason: 'busy', wait: true }];
-      if (r.outcome !== 'won') return { outcome: 'retried', call, effects: { endOffers: busy } };
+      if (r.outcome !== 'won') return { outcome: 'retried', call, waves: 0, effects: { endOffers: busy } };
       const taken = list(r.taken);
       return {
         outcome: 'won',
         call,
+        waves: num(r.wave),
         effects: {
           changed: [call],
           revoked: [{ callId: i.callId, drivers: taken, reason: 'taken' }],
@@ -203,31 +274,18 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
       };
     },
 
-    /** One matching step (see server/dispatch/matcher.ts); `fence` is the wave a timer was set for. */
-    async offer(i: { callId: string; now: Now; fence?: number }): Promise<MatchResult> {
-      const r = await run('offer', [
-        keys.call(i.callId), keys.callOffers(i.callId), keys.freeDrivers, keys.waitingCalls, keys.ledger, keys.callTimers, keys.callSent(i.callId),
-      ], [i.callId, i.now.ms, i.now.iso, match.offerTimeoutMs, match.waveSize, match.radiusM, i.fence ?? '', match.callTimeoutMs]);
+    /** A call's timer ran (`fence`: the wave it was set for): the wave is over, or the deadline has come. */
+    async waveEnd(i: { callId: string; now: Now; fence: number }): Promise<WaveEndResult> {
+      const region = await regionOfCall(i.callId);
+      const r = await run('waveEnd', [
+        keys.call(i.callId), keys.callOffers(i.callId), keys.waitingCalls, keys.ledger, keys.callTimers, keys.regionReady(region), keys.regions,
+      ], [i.callId, i.now.ms, i.now.iso, i.fence, match.callTimeoutMs, region, match.regionRescueMs, match.strategy === 'batched' ? '1' : '0']);
       const expired = list(r.expired);
       // Drivers whose offers just ended are free: other waiting calls near them may use them.
-      const ended: Effects = {
-        revoked: [{ callId: i.callId, drivers: expired, reason: 'expired' }], freed: expired,
-      };
+      const ended: Effects = { revoked: [{ callId: i.callId, drivers: expired, reason: 'expired' }], freed: expired };
       switch (r.outcome) {
-        case 'offered': {
-          const call = callOf(r.call);
-          const offers = offersOf(r.offers);
-          const changed = r.changed === 1;
-          return {
-            outcome: 'offered', call, changed, wave: num(r.wave), offers,
-            // The offers are pushed at once, then go into their drivers' indexes (index-offers.lua).
-            effects: { ...ended, index: [{ callId: i.callId, drivers: offers.map((o) => o.driverId), offers }], changed: changed ? [call] : [] },
-          };
-        }
-        case 'waiting':
-          return { outcome: 'waiting', wave: num(r.wave), effects: ended };
-        case 'live':
-          return { outcome: 'live', wave: num(r.wave), liveUntil: num(r.liveUntil), effects: NONE };
+        case 'ready':
+          return { outcome: 'ready', effects: { ...ended, rounds: match.strategy === 'batched' ? [region] : [] } };
         case 'unfulfilled': {
           const call = callOf(r.call);
           return { outcome: 'unfulfilled', call, effects: { ...ended, changed: [call], release: [{ passengerId: call.passengerId, callId: call.id }] } };
@@ -237,8 +295,196 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
       }
     },
 
-    async driverOnline(i: { driverId: string; pos: LatLng; now: number }): Promise<{ status: 'available'; effects: Effects }> {
-      await run('driverOnline', [keys.driver(i.driverId), keys.freeDrivers], [i.driverId, i.pos.lat, i.pos.lng, i.now]);
+    /** Match a call again soon (ready.lua): into its region's ready set, unless a wave is live. */
+    async ready(i: { callId: string; now: number }): Promise<{ outcome: 'ready' | 'live' | 'closed'; effects: Effects }> {
+      const region = await regionOfCall(i.callId);
+      const r = await run('ready', [keys.call(i.callId), keys.callOffers(i.callId), keys.regionReady(region), keys.regions], [
+        i.callId, i.now, region, match.regionRescueMs,
+      ]);
+      if (r.outcome !== 'ready') return { outcome: r.outcome === 'live' ? 'live' : 'closed', effects: NONE };
+      return { outcome: 'ready', effects: { rounds: r.trigger === 1 && match.strategy === 'batched' ? [region] : [] } };
+    },
+
+    /** A region's round begins: its lease (a new fencing token) and its oldest ready calls. */
+    async roundBegin(i: { region: string; now: number; leaseMs: number; max: number }): Promise<
+      { outcome: 'begun'; token: string; callIds: string[] } | { outcome: 'busy' | 'empty' }
+    > {
+      const r = await run('roundBegin', [keys.regionLease(i.region), keys.regionFence(i.region), keys.regionReady(i.region), keys.regions], [
+        i.now, i.leaseMs, i.max, i.region, match.regionRescueMs,
+      ]);
+      if (r.busy === 1) return { outcome: 'busy' };
+      if (r.empty === 1) return { outcome: 'empty' };
+      return { outcome: 'begun', token: str(r.token), callIds: list(r.calls) };
+    },
+
+    /**
+     * What a round needs, by plain reads (no lock: the commit checks it all again): each call's
+     * state and offers, the eligible free drivers nearest its pickup, and each driver's status,
+     * class, idle time and live offers (its lazy index's entries checked against the calls' offers
+     * hashes). A GEO search reads every member within its radius, so each call's search starts at
+     * an eighth of MATCH_RADIUS_M and widens (doubling the radius, or the count when the nearest
+     * are all taken or of another class) until it holds enough eligible drivers: as many as the
+     * round has calls, plus a wave.
+     */
+    async readRound(i: { callIds: string[]; now: number }): Promise<RoundRead> {
+      const { callIds, now } = i;
+      const p1 = redis.pipeline();
+      for (const id of callIds) {
+        p1.hmget(keys.call(id), 'json', 'wave', 'createdMs', 'region');
+        p1.hgetall(keys.callOffers(id));
+      }
+      const r1 = await execAll(p1);
+      type Read = RoundRead['calls'][number] & { pickup?: LatLng; offers: Record<string, string> };
+      const calls: Read[] = callIds.map((id, n) => {
+        const [json, wave, createdMs, region] = r1[2 * n] as (string | null)[];
+        const offers = (r1[2 * n + 1] ?? {}) as Record<string, string>;
+        const call = json ? (JSON.parse(json) as Call) : null;
+        const open = call !== null && (call.status === 'requested' || call.status === 'offered');
+        const liveWave = Object.values(offers).some((state) => Number(state) > now);
+        return {
+          id, region: region ?? '', wave: Number(wave ?? 0), createdMs: Number(createdMs ?? now),
+          vehicleClass: call?.vehicleClass ?? match.defaultVehicleClass, skip: !open || liveWave, candidates: [], pickup: call?.pickup, offers,
+        };
+      });
+      const inRound = new Map(calls.map((c) => [c.id, c.offers]));
+      const indexed = new Map<string, string[]>();
+      const profile = new Map<string, { status: string | null; vehicleClass: string; freeSince: number; live: number }>();
+      /** Status, class, idle time and live offers of drivers not read yet. */
+      const readDrivers = async (ids: string[]) => {
+        if (ids.length === 0) return;
+        const p = redis.pipeline();
+        for (const d of ids) {
+          p.hmget(keys.driver(d), 'status', 'vehicleClass', 'freeSince');
+          p.hkeys(keys.driverOffers(d));
+        }
+        const r = await execAll(p);
+        const p4 = redis.pipeline();
+        const asks: string[] = [];
+        ids.forEach((d, n) => {
+          const [status, vehicleClass, freeSince] = r[2 * n] as (string | null)[];
+          let live = 0;
+          const others: string[] = [];
+          for (const c of (r[2 * n + 1] ?? []) as string[]) {
+            const ownOffers = inRound.get(c);
+            if (ownOffers) {
+              if (Number(ownOffers[d]) > now) live++;
+            } else {
+              others.push(c);
+              p4.hget(keys.callOffers(c), d);
+              asks.push(d);
+            }
+          }
+          indexed.set(d, others);
+          profile.set(d, { status: status ?? null, vehicleClass: vehicleClass ?? match.defaultVehicleClass, freeSince: Number(freeSince ?? 0), live });
+        });
+        const states = asks.length ? await execAll(p4) : [];
+        asks.forEach((d, n) => {
+          if (Number(states[n]) > now) profile.get(d)!.live++;
+        });
+      };
+      const eligible = (c: Read, d: string) => {
+        const p = profile.get(d)!;
+        return p.status === 'available' && p.live < match.maxOffersPerDriver && c.offers[d] === undefined && p.vehicleClass === c.vehicleClass;
+      };
+
+      const needed = callIds.length + match.waveSize - 1;
+      const searches = calls
+        .filter((c) => !c.skip && c.pickup)
+        .map((c) => ({ c, radius: match.radiusM / 8, count: needed + Object.keys(c.offers).length, hits: [] as [string, string][] }));
+      let pending = searches;
+      for (let pass = 0; pending.length > 0 && pass < 12; pass++) {
+        const p2 = redis.pipeline();
+        for (const s of pending) {
+          const { lat, lng } = s.c.pickup!;
+          p2.geosearch(keys.freeDrivers, 'FROMLONLAT', lng, geoLat(lat), 'BYRADIUS', s.radius, 'm', 'ASC', 'COUNT', s.count, 'WITHDIST');
+        }
+        const found = (await execAll(p2)) as [string, string][][];
+        pending.forEach((s, n) => (s.hits = found[n] ?? []));
+        await readDrivers([...new Set(pending.flatMap((s) => s.hits.map(([d]) => d)))].filter((d) => !profile.has(d)));
+        pending = pending.filter((s) => {
+          if (s.hits.filter(([d]) => eligible(s.c, d)).length >= needed) return false;
+          if (s.hits.length >= s.count) s.count *= 4; // the nearest are there but not eligible: look further
+          else if (s.radius < match.radiusM) s.radius = Math.min(s.radius * 2, match.radiusM);
+          else return false; // everything within the radius is read
+          return true;
+        });
+      }
+      const drivers = new Map<string, { idleMs: number; capLeft: number }>();
+      for (const { c, hits } of searches) {
+        for (const [d, dist] of hits) {
+          if (!eligible(c, d)) continue;
+          c.candidates.push({ driverId: d, distanceM: Math.round(Number(dist)) });
+          const p = profile.get(d)!;
+          drivers.set(d, { idleMs: Math.max(0, now - p.freeSince), capLeft: match.maxOffersPerDriver - p.live });
+        }
+      }
+      return {
+        calls: calls.map(({ id, region, wave, createdMs, vehicleClass, skip, candidates }) => ({ id, region, wave, createdMs, vehicleClass, skip, candidates })),
+        drivers,
+        indexed,
+      };
+    },
+
+    /**
+     * The commit of a round (round-commit.lua): every call and driver checked again, the offers
+     * that still hold written (each into its driver's index in the same step). `token` is the
+     * region's lease, '' for a greedy match of one call. The offers are pushed by its effects.
+     */
+    async roundCommit(i: {
+      region: string; token: string; plan: RoundPlan; indexed: Map<string, string[]>; now: Now; jobId?: string;
+    }): Promise<RoundCommit> {
+      const drivers = [...new Set(i.plan.calls.flatMap((c) => c.offers.map((o) => o.driverId)))];
+      const slot = new Map(drivers.map((d, j) => [d, j]));
+      const roundCalls = new Set(i.plan.calls.map((c) => c.id));
+      const otherCalls = [...new Set(drivers.flatMap((d) => i.indexed.get(d) ?? []))].filter((c) => !roundCalls.has(c));
+      const base = 8 + 3 * i.plan.calls.length + 2 * drivers.length;
+      const others: Record<string, number> = {};
+      otherCalls.forEach((c, n) => (others[c] = base + n + 1));
+      const plan = {
+        calls: i.plan.calls.map((c) => ({ id: c.id, wave: c.wave, skip: c.skip ? 1 : 0, offers: c.offers.map((o) => [slot.get(o.driverId)!, o.distanceM]) })),
+        drivers,
+        others,
+      };
+      const r = await run('roundCommit', [
+        keys.regionReady(i.region), keys.regions, keys.regionLease(i.region), keys.regionFence(i.region), keys.callTimers, keys.waitingCalls,
+        keys.ledger, keys.roundRecord(i.jobId ?? 'none'),
+        ...i.plan.calls.flatMap((c) => [keys.call(c.id), keys.callOffers(c.id), keys.callSent(c.id)]),
+        ...drivers.flatMap((d) => [keys.driver(d), keys.driverOffers(d)]),
+        ...otherCalls.map((c) => keys.callOffers(c)),
+      ], [
+        i.now.ms, i.now.iso, i.token, match.offerTimeoutMs, match.callTimeoutMs, match.maxOffersPerDriver, match.defaultVehicleClass,
+        i.region, match.regionRescueMs, i.jobId ? '1' : '0', JSON.stringify(plan),
+      ]);
+      if (r.stale === 1) return { outcome: 'stale', offered: [], waiting: [], lost: [], again: false, effects: NONE };
+      const offered = list<{ callId: string; call: string; changed: number; wave: number; offers: unknown }>(r.offered).map((o) => ({
+        callId: o.callId, call: callOf(o.call), changed: o.changed === 1, wave: num(o.wave), offers: offersOf(o.offers),
+      }));
+      return {
+        outcome: 'committed', offered, waiting: list(r.waiting), lost: list(r.lost), again: r.again === 1,
+        effects: {
+          offers: offered.flatMap((o) => o.offers),
+          changed: offered.filter((o) => o.changed).map((o) => o.call),
+          rounds: r.again === 1 ? [i.region] : [],
+        },
+      };
+    },
+
+    /** The calls a round job offered (its record), for a re-run of the job to push them again. */
+    async roundRecord(jobId: string): Promise<string[]> {
+      const json = await redis.get(keys.roundRecord(jobId));
+      return json ? (JSON.parse(json) as string[]) : [];
+    },
+
+    /** Scheduled regions nobody ran, each leased to this sweeper (due-regions.lua). */
+    async dueRegions(i: { now: number; leaseMs: number; max: number }): Promise<string[]> {
+      const r = await run('dueRegions', [keys.regions], [i.now, i.leaseMs, i.max]);
+      return list(r.due);
+    },
+
+    async driverOnline(i: { driverId: string; pos: LatLng; now: number; vehicleClass: string; profile?: DriverProfile }): Promise<{ status: 'available'; effects: Effects }> {
+      await run('driverOnline', [keys.driver(i.driverId), keys.freeDrivers], [
+        i.driverId, i.pos.lat, i.pos.lng, i.now, i.vehicleClass, i.profile ? JSON.stringify(i.profile) : '',
+      ]);
       return { status: 'available', effects: { freed: [i.driverId] } };
     },
 
@@ -293,21 +539,6 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
         i.driverId, i.state, i.now, ...i.callIds,
       ]);
       return list(r.ended);
-    },
-
-    /**
-     * Follow-up of a wave: each offer into its driver's index (index-offers.lua, one step), if the
-     * offer is still live and the driver still available. The offers indexed, and those that ended
-     * because their driver no longer was (`busy`: it won another call; `revoked`: it went offline).
-     */
-    async indexOffers(i: { callId: string; drivers: string[] }): Promise<{
-      indexed: { driverId: string; offer: Offer }[]; ended: { driverId: string; state: 'busy' | 'revoked' }[];
-    }> {
-      if (i.drivers.length === 0) return { indexed: [], ended: [] };
-      const r = await run('indexOffers', [
-        keys.callOffers(i.callId), keys.callSent(i.callId), ...i.drivers.flatMap((d) => [keys.driver(d), keys.driverOffers(d)]),
-      ], [i.callId, Date.now(), ...i.drivers]);
-      return { indexed: offersOf(r.indexed), ended: list<{ driverId: string; state: 'busy' | 'revoked' }>(r.ended) };
     },
 
     /** Follow-up: a passenger whose call ended may call again (only while the pointer names that call). */

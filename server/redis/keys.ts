@@ -5,7 +5,7 @@
  */
 export interface Keys {
   prefix: string;
-  /** HASH: json (the wire Call), status, passengerId, requestId, wave (offer waves so far: the fence of its timer), gen (assignment generation: moves on when a driver backs out), deadline (epoch ms: unfulfilled after it; set at the first matching, and again after a back-out). */
+  /** HASH: json (the wire Call), status, passengerId, requestId, region, createdMs, wave (offer waves so far: the fence of its timer), gen (assignment generation: moves on when a driver backs out), deadline (epoch ms: unfulfilled after it; set at the first matching, and again after a back-out). */
   call(callId: string): string;
   /** HASH: driverId → offer state (expiry epoch ms while live, else rejected|revoked|won|busy|expired|backedout). */
   callOffers(callId: string): string;
@@ -14,7 +14,8 @@ export interface Keys {
   /**
    * HASH: status (available|busy|offline), lat, lng, callId (current trip), updatedAt, connects (a counter of
    * its socket connections), awaySince
-   * (ms of the disconnect its grace runs from, '' while connected), offlineAfterTrip, lastPush.
+   * (ms of the disconnect its grace runs from, '' while connected), offlineAfterTrip, lastPush,
+   * vehicleClass, profile (its public profile JSON, when it declared one), freeSince (ms it last became free).
    */
   driver(driverId: string): string;
   /** HASH: callId → offer JSON as sent to the driver (validated against callOffers on read). */
@@ -27,8 +28,18 @@ export interface Keys {
   request(passengerId: string, requestId: string): string;
   /** GEO set of drivers who are online and free. */
   freeDrivers: string;
-  /** GEO set of open calls (by pickup) with no live wave: they wait for a driver to become free. */
+  /** GEO set of open calls (by pickup) a round found no driver for: they wait for a driver to become free nearby. Members: waitingMember(). */
   waitingCalls: string;
+  /** ZSET: a region's calls ready for its next matching round (new, or their wave ended), by creation time (ms). Lazy: a round drops what is no longer ready. */
+  regionReady(region: string): string;
+  /** STRING with TTL: the fencing token of the round that holds the region (server/dispatch/round.ts). */
+  regionLease(region: string): string;
+  /** STRING: a counter, the region's last fencing token. */
+  regionFence(region: string): string;
+  /** STRING with TTL: the calls one round job offered (JSON list), for a re-run of that job to push again. */
+  roundRecord(jobId: string): string;
+  /** ZSET: regions with a round queued, running, or calls ready; score when the sweep looks at one nobody ran. */
+  regions: string;
   /** ZSET: every call by creation time (admin listing). */
   allCalls: string;
   /** ZSET: the timer of each open call, member `callId:wave`, score when it is due (its wave's end or its deadline); swept by dispatchers. */
@@ -54,12 +65,30 @@ export function makeKeys(prefix: string): Keys {
     request: (pid, rid) => `${prefix}:passenger:${pid}:req:${rid}`,
     freeDrivers: `${prefix}:drivers:free`,
     waitingCalls: `${prefix}:calls:waiting`,
+    regionReady: (r) => `${prefix}:region:${r}:ready`,
+    regionLease: (r) => `${prefix}:region:${r}:lease`,
+    regionFence: (r) => `${prefix}:region:${r}:fence`,
+    regions: `${prefix}:regions`,
+    roundRecord: (jobId) => `${prefix}:round:${jobId}`,
     allCalls: `${prefix}:calls`,
     callTimers: `${prefix}:timers:calls`,
     ledger: `${prefix}:ledger`,
     adapterChannel: `${prefix}:sio`,
     rateLimit: (name) => `${prefix}:rl:${name}`,
   };
+}
+
+/**
+ * A call's member in the waiting calls GEO set: `class:callId`, so a freed driver finds the
+ * waiting calls of its class among many of others (scripts/lib/near.lua makes and reads it).
+ */
+export function waitingMember(callId: string, vehicleClass: string): string {
+  return `${vehicleClass}:${callId}`;
+}
+
+/** The call id of a waiting calls GEO set member. */
+export function waitingCallId(member: string): string {
+  return member.slice(member.indexOf(':') + 1);
 }
 
 /** BullMQ queue names (BullMQ itself adds the prefix). */

@@ -6,13 +6,17 @@
   KEYS[8] call timers ZSET (the call's timer is dropped: a dispatched call needs none)
   ARGV[1] driver id  ARGV[2] now (epoch ms)  ARGV[3] now (ISO-8601)
   ARGV[4] match radius (m)  ARGV[5] most waiting calls to re-match near each driver who lost the call
+  ARGV[6] the speed of the pickup estimate (km/h)
 
   Returns (JSON)
-    { outcome = 'won', call, taken = {driverId...}, others = {callId...}, near = {callId...} }: the
+    { outcome = 'won', call, wave, taken = {driverId...}, others = {callId...}, near = {callId...} }: the
         call is `dispatched` to this driver; `taken` lists the other drivers whose live offers ended
         (to be told), `others` the other calls this driver's index names (their offers to it end
         `busy` in a follow-up, end-driver-offers.lua, which also drops them from the index), `near`
-        the calls waiting near the drivers in `taken` (match them again now: they are free for them)
+        the calls waiting near the drivers in `taken` (match them again now: they are free for them);
+        `wave` the waves the call needed. The call now carries the driver's public profile (as it
+        declared it at driver:online) and the pickup estimate: its offer's straight-line distance
+        at ARGV[6]
     { outcome = 'retried', call, others }: this driver had already won this call (a retried accept:
         `others` again, so the retry also redoes a follow-up that died)
     { fail = FAIL.NO_CALL | NOT_OFFERED | CANCELLED | TAKEN | DRIVER_BUSY | OFFER_OVER | DRIVER_OFFLINE }
@@ -60,10 +64,18 @@ if driverStatus ~= 'available' then return fail(FAIL.DRIVER_OFFLINE) end
 
 -- Win.
 call.driverId = driverId
+local profile = redis.call('HGET', KEYS[3], 'profile')
+if profile then call.driverProfile = cjson.decode(profile) end
+local sent = redis.call('HGET', KEYS[4], call.id)
+if sent then
+  local distanceM = tonumber(cjson.decode(sent).distanceM)
+  call.pickupEstimate = { distanceM = distanceM, etaS = math.ceil(distanceM / (tonumber(ARGV[6]) / 3.6)),
+    method = 'straight-line' }
+end
 local json = record(KEYS[1], KEYS[7], call, 'dispatched', nowIso)
 redis.call('HSET', KEYS[3], 'status', 'busy', 'callId', call.id, 'passengerId', call.passengerId, 'updatedAt', now)
 redis.call('ZREM', KEYS[5], driverId)
-redis.call('ZREM', KEYS[6], call.id)
+redis.call('ZREM', KEYS[6], waitingMember(call))
 local taken = endOffers(KEYS[2], 'revoked', now, driverId)
 redis.call('HSET', KEYS[2], driverId, 'won')
 
@@ -71,5 +83,5 @@ redis.call('HDEL', KEYS[4], call.id)
 
 redis.call('ZREM', KEYS[8], currentTimer(KEYS[1], call.id))
 
-return reply({ outcome = 'won', call = json, taken = taken, others = others(),
+return reply({ outcome = 'won', call = json, wave = tonumber(redis.call('HGET', KEYS[1], 'wave')), taken = taken, others = others(),
   near = waitingNearDrivers(KEYS[5], KEYS[6], ARGV[4], ARGV[5], taken) })

@@ -6,15 +6,20 @@
   KEYS[3] the new call's hash                               KEYS[6] ledger stream
   KEYS[7] call timers ZSET: a safety timer `callId:0`, in case its match job never succeeds (the
           first matching replaces it; see offer.lua)
-  KEYS[8..] the hash of the call KEYS[1] pointed to when the caller read it (if ARGV[10] is not
+  KEYS[8] the region's ready set   KEYS[9] the scheduled regions ZSET (see lib/ready.lua)
+  KEYS[10..] the hash of the call KEYS[1] pointed to when the caller read it (if ARGV[10] is not
           ''), then the hash of the call KEYS[2] pointed to (if ARGV[11] is not '')
   ARGV[1] new call id   ARGV[2] passenger id   ARGV[3] requestId   ARGV[4] pickup JSON
   ARGV[5] dropoff JSON  ARGV[6] now (epoch ms)  ARGV[7] now (ISO-8601)
   ARGV[8] idempotency record TTL (s)   ARGV[9] ms until the safety timer
   ARGV[10] the call id the caller read at KEYS[1] ('' none)
   ARGV[11] the call id the caller read at KEYS[2] ('' none)
+  ARGV[12] the call's region   ARGV[13] its vehicle class   ARGV[14] ms before the sweep runs a
+          scheduled region nobody ran   ARGV[15] '1' when calls are matched in rounds (batched),
+          '0' when each on its own (greedy: its match job, and its safety timer as the backstop)
 
-  Returns (JSON) { created = 1, call } when created, { created = 0, call } for a repeated
+  Returns (JSON) { created = 1, call, trigger } when created (trigger = 1: queue a round for the
+  region; the call is in its ready set either way), { created = 0, call } for a repeated
   requestId, { retry = 1 } when KEYS[1] or KEYS[2] no longer points where the caller read (it reads
   again and retries), { fail = FAIL.ACTIVE_CALL } when the passenger already has a non-terminal call.
   Guarantee: one requestId never makes two calls; a passenger never has two non-terminal calls.
@@ -23,6 +28,7 @@
 ]]
 --- @include "call"
 --- @include "timers"
+--- @include "ready"
 --- @include "reply"
 local callId, passengerId = ARGV[1], ARGV[2]
 local seenExisting, seenActive = ARGV[10], ARGV[11]
@@ -30,7 +36,7 @@ local seenExisting, seenActive = ARGV[10], ARGV[11]
 local existing = redis.call('GET', KEYS[1]) or ''
 local active = redis.call('GET', KEYS[2]) or ''
 if existing ~= seenExisting or active ~= seenActive then return reply({ retry = 1 }) end
-local k = 8
+local k = 10
 if existing ~= '' then
   local json = redis.call('HGET', KEYS[k], 'json')
   if json then return reply({ created = 0, call = json }) end
@@ -45,14 +51,16 @@ local now, nowIso = tonumber(ARGV[6]), ARGV[7]
 local call = {
   id = callId, passengerId = passengerId, status = 'requested',
   pickup = cjson.decode(ARGV[4]), dropoff = cjson.decode(ARGV[5]),
-  driverId = cjson.null, seq = 0, createdAt = nowIso, updatedAt = nowIso,
+  driverId = cjson.null, seq = 0, createdAt = nowIso, updatedAt = nowIso, vehicleClass = ARGV[13],
 }
 -- wave: offer waves sent so far (the fence of call timers); gen: the assignment generation.
-redis.call('HSET', KEYS[3], 'requestId', ARGV[3], 'passengerId', passengerId, 'wave', 0, 'gen', 1)
+redis.call('HSET', KEYS[3], 'requestId', ARGV[3], 'passengerId', passengerId, 'wave', 0, 'gen', 1, 'region', ARGV[12], 'createdMs', now)
 local json = record(KEYS[3], KEYS[6], call, 'requested', nowIso)
 redis.call('SET', KEYS[1], callId, 'EX', tonumber(ARGV[8]))
 redis.call('SET', KEYS[2], callId)
 redis.call('ZADD', KEYS[4], now, callId)
 redis.call('ZADD', KEYS[5], now, callId)
 redis.call('ZADD', KEYS[7], now + tonumber(ARGV[9]), callTimer(callId, 0))
-return reply({ created = 1, call = json })
+local trigger = 0
+if ARGV[15] == '1' then trigger = readyForRound(KEYS[8], KEYS[9], ARGV[12], callId, now, now, tonumber(ARGV[14])) end
+return reply({ created = 1, call = json, trigger = trigger })

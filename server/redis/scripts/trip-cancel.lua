@@ -24,6 +24,8 @@ if call.status == 'cancelled' then return fail(FAIL.CANCELLED) end
 if (call.status ~= 'dispatched' and call.status ~= 'arrived') or not canMove(call.status, 'offered') then return fail(FAIL.BAD_STATE) end
 
 call.driverId = cjson.null
+call.driverProfile = nil
+call.pickupEstimate = nil
 local json = record(KEYS[1], KEYS[4], call, 'offered', nowIso)
 redis.call('HSET', KEYS[2], driverId, 'backedout')
 local freed = freeDriver(KEYS[6], KEYS[3], driverId, now)

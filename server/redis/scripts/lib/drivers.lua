@@ -1,5 +1,6 @@
 --[[ A driver's trip is over, and a call leaves the open states. ]]
 --- @include "geo"
+--- @include "near"
 
 -- Free again at its last position, or offline if its grace ran out while it was on the trip.
 -- `driverKey` is the driver's hash (in the caller's KEYS). Returns 1 when it is free (in the GEO set) now.
@@ -9,7 +10,7 @@ local function freeDriver(driverKey, freeKey, driverId, nowMs)
     redis.call('HSET', driverKey, 'status', 'offline', 'callId', '', 'passengerId', '', 'offlineAfterTrip', '', 'updatedAt', nowMs)
     return 0
   end
-  redis.call('HSET', driverKey, 'status', 'available', 'callId', '', 'passengerId', '', 'updatedAt', nowMs)
+  redis.call('HSET', driverKey, 'status', 'available', 'callId', '', 'passengerId', '', 'updatedAt', nowMs, 'freeSince', nowMs)
   if lat and lng then redis.call('GEOADD', freeKey, lng, geoLat(lat), driverId) end
   return 1
 end
@@ -17,5 +18,5 @@ end
 -- The call left the open states: it no longer waits for drivers. (The passenger's active-call
 -- pointer is released afterwards by the command layer, only while it still points to this call.)
 local function closeCall(waitingKey, call)
-  redis.call('ZREM', waitingKey, call.id)
+  redis.call('ZREM', waitingKey, waitingMember(call))
 end
