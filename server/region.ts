@@ -24,3 +24,25 @@ export function regionOf(pos: LatLng, resolution: number): string {
 export function regionResolution(config: { MATCH_REGION_RESOLUTION?: number | undefined; MATCH_RADIUS_M: number }): number {
   return config.MATCH_REGION_RESOLUTION ?? resolutionFor(config.MATCH_RADIUS_M);
 }
+
+/** Redis GEO's distance (haversine on its earth radius), so distances computed here match GEODIST. */
+const EARTH_M = 6372797.560856;
+const RAD = Math.PI / 180;
+export function geoDistanceM(a: LatLng, b: LatLng): number {
+  const dLat = (b.lat - a.lat) * RAD;
+  const dLng = (b.lng - a.lng) * RAD;
+  const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.lat * RAD) * Math.cos(b.lat * RAD) * Math.sin(dLng / 2) ** 2;
+  return 2 * EARTH_M * Math.asin(Math.sqrt(h));
+}
+
+/**
+ * Pickups close together (one H3 cell of resolution 10, edges of about 76 m) share one search for
+ * drivers: from the cell's centre, wider by `slackM`, which covers every point of the cell.
+ */
+const CLUSTER_RESOLUTION = 10;
+export const CLUSTER_SLACK_M = Math.ceil(1.5 * h3.getHexagonEdgeLengthAvg(CLUSTER_RESOLUTION, h3.UNITS.m));
+export function clusterOf(pos: LatLng): { key: string; centre: LatLng } {
+  const key = h3.latLngToCell(pos.lat, pos.lng, CLUSTER_RESOLUTION);
+  const [lat, lng] = h3.cellToLatLng(key);
+  return { key, centre: { lat, lng } };
+}

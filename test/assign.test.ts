@@ -71,13 +71,24 @@ function checkPlan(input: RoundInput, plan: Plan, matching: boolean): void {
     }
     if (matching) for (const c of wave.slice(d >= 0 ? 1 : 0)) expect(roundAssigned.has(c.driver), 'extra is an assigned driver').to.be.false;
   });
+  // A round's extras hold no other offer, of this plan or from before.
+  if (matching) {
+    plan.waves.forEach((wave, i) => {
+      for (const c of wave.slice(plan.assigned[i]! >= 0 ? 1 : 0)) {
+        expect(offers[c.driver], `extra ${c.driver} holds another offer of the plan`).to.equal(1);
+        expect(input.drivers[c.driver]!.held ?? 0, `extra ${c.driver} held an offer already`).to.equal(0);
+      }
+    });
+  }
   offers.forEach((k, d) => expect(k).to.be.at.most(input.drivers[d]!.capLeft, `driver ${d} over its cap`));
   // Waves are full: a call with room has no candidate left that it could still be offered.
   plan.waves.forEach((wave, i) => {
     if (wave.length >= input.waveSize) return;
     for (const c of input.calls[i]!.candidates) {
-      const offerable = !wave.some((w) => w.driver === c.driver) && offers[c.driver]! < input.drivers[c.driver]!.capLeft;
-      expect(offerable && !(matching && roundAssigned.has(c.driver)), `call ${i} could still offer driver ${c.driver}`).to.be.false;
+      const offerable = matching
+        ? !roundAssigned.has(c.driver) && offers[c.driver] === 0 && (input.drivers[c.driver]!.held ?? 0) === 0
+        : !wave.some((w) => w.driver === c.driver) && offers[c.driver]! < input.drivers[c.driver]!.capLeft;
+      expect(offerable, `call ${i} could still offer driver ${c.driver}`).to.be.false;
     }
   });
 }
@@ -232,7 +243,7 @@ describe('round assignment (assign.ts)', () => {
     expect(plan.waves[0]!.map((c) => c.driver)).to.deep.equal([2, 1, 0]);
   });
 
-  it('hands extras round-robin by pass, within each driver capLeft', () => {
+  it('hands extras round-robin by pass, only to drivers holding no other offer', () => {
     const at = (...m: number[]) => m.map((distanceM, d) => ({ driver: d, distanceM }));
     const input: RoundInput = {
       calls: [
@@ -244,8 +255,9 @@ describe('round assignment (assign.ts)', () => {
     };
     const plan = assignOptimal(input);
     expect(plan.assigned).to.deep.equal([0, 1]);
-    // Pass 1: a takes y (its nearest unassigned), b takes z; pass 2: y is at its cap, so a takes z.
-    expect(plan.waves.map((w) => w.map((c) => c.driver))).to.deep.equal([[0, 2, 3], [1, 3]]);
+    // Pass 1: a takes y (its nearest unassigned), b takes z; then both hold an offer (z could hold
+    // two), so no call takes more.
+    expect(plan.waves.map((w) => w.map((c) => c.driver))).to.deep.equal([[0, 2], [1, 3]]);
     checkPlan(input, plan, true);
   });
 

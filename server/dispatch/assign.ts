@@ -40,6 +40,8 @@ export interface RoundDriver {
   idleMs: number;
   /** Offers it may still receive (>= 1 for every driver listed). */
   capLeft: number;
+  /** Live offers it holds already (with a cap above 1): extras go to drivers holding fewest. */
+  held?: number;
 }
 
 export interface RoundInput {
@@ -113,35 +115,45 @@ function priorityOrder(calls: RoundCall[]): number[] {
 /**
  * Each call's wave: its assigned driver, then extras round-robin by pass in input order (each pass
  * gives every call with room its nearest driver still offerable), so one call never takes all the
- * spare drivers while another has a single offer. Extras are never assigned drivers of the round.
+ * spare drivers while another has a single offer. Extras are never assigned drivers of the round,
+ * nor drivers holding another offer (with a cap above 1, each extra offer a driver holds is one
+ * more `busy` revocation when it wins another call).
  */
 function buildWaves(input: RoundInput, prep: Prepared, assigned: number[]): RoundCandidate[][] {
   const used = new Int32Array(input.drivers.length);
+  // Offers held: before this round, then with this round's.
+  const holds = Int32Array.from(input.drivers, (d) => d.held ?? 0);
   const taken = new Uint8Array(input.drivers.length);
   const waves = assigned.map((d, i) => {
     if (d < 0) return [];
     used[d]!++;
+    holds[d]!++;
     taken[d] = 1;
     return [prep.sorted[i]!.find((c) => c.driver === d)!];
   });
-  // A candidate skipped once (assigned, at its cap, or taken) stays so: one cursor per call suffices.
-  const cursor = new Int32Array(waves.length);
-  for (let progress = true; progress; ) {
-    progress = false;
-    for (let i = 0; i < waves.length; i++) {
-      const wave = waves[i]!;
-      if (wave.length >= input.waveSize) continue;
-      const list = prep.sorted[i]!;
-      let p = cursor[i]!;
-      while (p < list.length) {
-        const c = list[p++]!;
-        if (taken[c.driver] || used[c.driver]! >= input.drivers[c.driver]!.capLeft) continue;
-        wave.push(c);
-        used[c.driver]!++;
-        progress = true;
-        break;
+  // Extras go only to drivers holding no other offer: with a cap above 1 a driver may be assigned a
+  // call while it holds another's offer (when no one else is near), but is never a wave's filler.
+  for (let level = 1; level <= 1; level++) {
+    // Within a level a candidate skipped once (assigned, at the level or its cap) stays so: one cursor per call suffices.
+    const cursor = new Int32Array(waves.length);
+    for (let progress = true; progress; ) {
+      progress = false;
+      for (let i = 0; i < waves.length; i++) {
+        const wave = waves[i]!;
+        if (wave.length >= input.waveSize) continue;
+        const list = prep.sorted[i]!;
+        let p = cursor[i]!;
+        while (p < list.length) {
+          const c = list[p++]!;
+          if (taken[c.driver] || holds[c.driver]! >= level || used[c.driver]! >= input.drivers[c.driver]!.capLeft || wave.includes(c)) continue;
+          wave.push(c);
+          used[c.driver]!++;
+          holds[c.driver]!++;
+          progress = true;
+          break;
+        }
+        cursor[i] = p;
       }
-      cursor[i] = p;
     }
   }
   return waves;
@@ -152,7 +164,7 @@ function buildWaves(input: RoundInput, prep: Prepared, assigned: number[]): Roun
  * joins when an augmenting path (Kuhn) matches it together with those already chosen), which is
  * exactly the lexicographically greatest set. Only feasibility: the optimiser runs afterwards.
  */
-function prioritySet(input: RoundInput, prep: Prepared): Uint8Array {
+function prioritySet(input: RoundInput, prep: Prepared, order = prep.priorityOrder): Uint8Array {
   const inS = new Uint8Array(input.calls.length);
   const callOf = new Int32Array(input.drivers.length).fill(-1);
   const seen = new Int32Array(input.drivers.length).fill(-1);
@@ -167,7 +179,7 @@ function prioritySet(input: RoundInput, prep: Prepared): Uint8Array {
     }
     return false;
   };
-  for (const p of prep.priorityOrder) if (augment(p, p)) inS[p] = 1;
+  for (const p of order) if (augment(p, p)) inS[p] = 1;
   return inS;
 }
 
@@ -212,11 +224,14 @@ export function assignOptimal(input: RoundInput): Plan {
     if (!scale) throw new RangeError('round too large for exact costs: use planRound (falls back to shortest-edge)');
     const { K, U, F } = scale;
     const inS = prioritySet(input, prep);
-    const width = cols.length + n;
+    // When every call can have a driver at once (the common case), no call may stay unmatched:
+    // the dummy columns go, and the matrix is half as wide (the solver is O(n² m)).
+    const perfect = prioritySet(input, prep, Array.from(input.calls, (_, i) => i)).every((x) => x === 1);
+    const width = perfect ? cols.length : cols.length + n;
     const matrix = prep.sorted.map((list, i) => {
       const row = new Array<number>(width).fill(F);
       for (const c of list) row[colOf[c.driver]!] = c.distanceM * K + prep.rank[c.driver]!;
-      if (!inS[i]) row[cols.length + i] = U;
+      if (!perfect && !inS[i]) row[cols.length + i] = U;
       return row;
     });
     const { rowAssignments } = linearSumAssignment(matrix, { maximaze: false });

@@ -24,16 +24,33 @@ export type RoundOutcome = 'busy' | 'empty' | 'stale' | 'committed';
 /** When a round made no progress at all (every driver it planned was taken meanwhile), the next waits this long. */
 const NO_PROGRESS_RETRY_MS = 200;
 
+/** Rounds one job runs back to back (group commit without a queue hop) before it queues the next. */
+const CHAINED_ROUNDS = 20;
+
 /**
- * One batched round of a region. `rerun` (the job ran before: its dispatcher may have died between
- * its commit and its pushes): the live waves of the calls it offered are pushed again first.
+ * A region's batched rounds: one, then the next at once while its commit says calls are still
+ * ready (without a queue hop, unless a gathering window is set). `rerun` (the job ran before: its
+ * dispatcher may have died between a commit and its pushes): the live waves of the calls it
+ * offered are pushed again first.
  */
 export async function runRound(ctx: Context, region: string, jobId: string, rerun = false): Promise<RoundOutcome> {
-  const { config, metrics } = ctx;
   if (rerun) for (const callId of await ctx.commands.roundRecord(jobId)) await resendLiveWave(ctx, callId);
+  let outcome: RoundOutcome = 'empty';
+  for (let n = 0; n < CHAINED_ROUNDS; n++) {
+    const last = n === CHAINED_ROUNDS - 1 || ctx.config.MATCH_WINDOW_MS > 0;
+    const r = await oneRound(ctx, region, jobId, last);
+    outcome = r.outcome;
+    if (!r.next) break;
+  }
+  return outcome;
+}
+
+/** One round; `next`: the caller runs the next one now (`queue`: false). */
+async function oneRound(ctx: Context, region: string, jobId: string, queue: boolean): Promise<{ outcome: RoundOutcome; next: boolean }> {
+  const { config, metrics } = ctx;
   const started = performance.now();
   const begin = await ctx.commands.roundBegin({ region, now: Date.now(), leaseMs: ROUND_LEASE_MS, max: config.MATCH_ROUND_MAX_CALLS });
-  if (begin.outcome !== 'begun') return begin.outcome;
+  if (begin.outcome !== 'begun') return { outcome: begin.outcome, next: false };
   let r: RoundCommit;
   try {
     r = await match(ctx, region, begin.token, begin.callIds, config.MATCH_STRATEGY, jobId);
@@ -46,15 +63,23 @@ export async function runRound(ctx: Context, region: string, jobId: string, reru
   }
   metrics.roundSeconds.observe((performance.now() - started) / 1000);
   metrics.roundCalls.observe(begin.callIds.length);
-  if (r.outcome === 'committed' && r.again && r.offered.length === 0 && r.waiting.length === 0) {
+  log(ctx, region, begin.callIds.length, r);
+  if (!r.again) {
+    await follow(ctx, r.effects);
+    return { outcome: r.outcome, next: false };
+  }
+  if (r.lost.length > 0 && r.offered.length === 0 && r.waiting.length === 0) {
     // Only lost calls: a competing round took the drivers; let the state settle before trying again.
     await follow(ctx, { ...r.effects, rounds: [] });
     await enqueueRound(ctx.queue, region, NO_PROGRESS_RETRY_MS);
-  } else {
-    await follow(ctx, r.effects);
+    return { outcome: r.outcome, next: false };
   }
-  log(ctx, region, begin.callIds.length, r);
-  return r.outcome;
+  if (queue) {
+    await follow(ctx, r.effects);
+    return { outcome: r.outcome, next: false };
+  }
+  await follow(ctx, { ...r.effects, rounds: [] });
+  return { outcome: r.outcome, next: true };
 }
 
 /**
@@ -86,10 +111,15 @@ async function match(
   record(ctx, input);
   const drivers = input.drivers;
   const byId = new Map(input.calls.map((c, i) => [c.id, plan.waves[i] ?? []]));
+  // Offers carry the true distance (the solver saw the effective one, see roundInput).
+  const real = new Map(read.calls.flatMap((c) => c.candidates.map((k) => [`${c.id} ${k.driverId}`, k.distanceM] as const)));
   const roundPlan: RoundPlan = {
     calls: read.calls.map((c) => ({
       id: c.id, wave: c.wave, skip: c.skip,
-      offers: (byId.get(c.id) ?? []).map((o) => ({ driverId: drivers[o.driver]!.id, distanceM: o.distanceM })),
+      offers: (byId.get(c.id) ?? []).map((o) => {
+        const driverId = drivers[o.driver]!.id;
+        return { driverId, distanceM: real.get(`${c.id} ${driverId}`) ?? o.distanceM };
+      }),
     })),
   };
   const r = await ctx.commands.roundCommit({ region, token, plan: roundPlan, indexed: read.indexed, now: clock(), jobId });
@@ -117,20 +147,27 @@ async function reviveWaiting(ctx: Context, callIds: string[]): Promise<void> {
   }
 }
 
-/** The solver's input: the ready calls (oldest first, as read) and their candidates, by index. */
+/**
+ * The solver's input: the ready calls (oldest first, as read) and their candidates, by index. With
+ * a cap above 1, a driver already holding live offers counts as MATCH_RADIUS_M farther for each
+ * (its effective distance), so it takes another call only when no driver without one is near:
+ * each extra offer it holds is a `busy` revocation when it wins one of them.
+ */
 function roundInput(ctx: Context, read: RoundRead, now: number): RoundInput {
   const ids = [...read.drivers.keys()];
   const slot = new Map(ids.map((d, j) => [d, j]));
+  const { MAX_OFFERS_PER_DRIVER: cap, MATCH_RADIUS_M: radius } = ctx.config;
+  const held = (d: string) => cap - read.drivers.get(d)!.capLeft;
   return {
     waveSize: ctx.config.OFFER_WAVE_SIZE,
-    drivers: ids.map((id) => ({ id, ...read.drivers.get(id)! })),
+    drivers: ids.map((id) => ({ id, ...read.drivers.get(id)!, held: held(id) })),
     calls: read.calls
       .filter((c) => !c.skip)
       .map((c) => ({
         id: c.id,
         ageMs: Math.max(0, now - c.createdMs),
         priority: now - c.createdMs > ctx.config.MATCH_PRIORITY_AFTER_MS,
-        candidates: c.candidates.map((k) => ({ driver: slot.get(k.driverId)!, distanceM: k.distanceM })),
+        candidates: c.candidates.map((k) => ({ driver: slot.get(k.driverId)!, distanceM: k.distanceM + radius * held(k.driverId) })),
       })),
   };
 }

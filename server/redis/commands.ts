@@ -17,6 +17,7 @@ import type { Config } from '../config.js';
 import type { Effects } from '../effects.js';
 import { regionRescueMs } from '../jobs.js';
 import { AppError } from '../errors.js';
+import { CLUSTER_SLACK_M, clusterOf, geoDistanceM } from '../region.js';
 import type { Keys } from './keys.js';
 import { FAIL, refusal } from './outcomes.js';
 import { scriptRunner, type ScriptName } from './scripts.js';
@@ -110,6 +111,9 @@ export function matchSettings(config: Config): MatchSettings {
     pickupSpeedKmh: config.PICKUP_SPEED_KMH, regionRescueMs: regionRescueMs(config.MATCH_WINDOW_MS),
   };
 }
+
+/** Pickups of a round this close together (one small H3 cell) share one search for drivers. */
+const CLUSTER_MIN = 4;
 
 /** Redis GEO indexes latitudes within ±85.05112878 only (as lib/geo.lua). */
 const geoLat = (lat: number) => Math.max(-85.05112878, Math.min(85.05112878, lat));
@@ -323,8 +327,8 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
      * class, idle time and live offers (its lazy index's entries checked against the calls' offers
      * hashes). A GEO search reads every member within its radius, so each call's search starts at
      * an eighth of MATCH_RADIUS_M and widens (doubling the radius, or the count when the nearest
-     * are all taken or of another class) until it holds enough eligible drivers: as many as the
-     * round has calls, plus a wave.
+     * are all taken or of another class) until it holds enough eligible drivers holding no offer:
+     * as many as the round has calls, plus a wave.
      */
     async readRound(i: { callIds: string[]; now: number }): Promise<RoundRead> {
       const { callIds, now } = i;
@@ -388,21 +392,64 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
       };
 
       const needed = callIds.length + match.waveSize - 1;
-      const searches = calls
-        .filter((c) => !c.skip && c.pickup)
-        .map((c) => ({ c, radius: match.radiusM / 8, count: needed + Object.keys(c.offers).length, hits: [] as [string, string][] }));
+      // One search per pickup, or one per cluster of pickups close together (a station): from its
+      // centre, wider by the cluster's slack. A search cut by its count has read whole, around
+      // each of its pickups, the disk up to its farthest hit less the slack. Distances are
+      // computed here, as Redis computes them.
+      interface Search {
+        calls: Read[]; centre: LatLng; slack: number; radius: number; count: number; hits: { d: string; pos: LatLng; fromCentre: number }[];
+        /** Per call, its drivers within what was read whole, nearest first (for the current hits). */
+        near: Map<Read, { d: string; dist: number }[]>;
+      }
+      const byCluster = new Map<string, Read[]>();
+      for (const c of calls) {
+        if (c.skip || !c.pickup) continue;
+        const { key } = clusterOf(c.pickup);
+        byCluster.set(key, [...(byCluster.get(key) ?? []), c]);
+      }
+      const searches: Search[] = [...byCluster.values()].map((group) =>
+        group.length >= CLUSTER_MIN
+          ? {
+            calls: group, centre: clusterOf(group[0]!.pickup!).centre, slack: CLUSTER_SLACK_M, radius: match.radiusM / 8,
+            count: needed + Math.max(...group.map((c) => Object.keys(c.offers).length)) + 16, hits: [], near: new Map(),
+          }
+          : group.map((c): Search => ({
+            calls: [c], centre: c.pickup!, slack: 0, radius: match.radiusM / 8, count: needed + Object.keys(c.offers).length, hits: [], near: new Map(),
+          })),
+      ).flat();
+      /** A call's drivers within the disk its search has read whole, nearest first. */
+      const within = (s: Search, c: Read) => {
+        const known = s.near.get(c);
+        if (known) return known;
+        const cut = s.hits.length >= s.count ? s.hits[s.hits.length - 1]!.fromCentre - s.slack : Infinity;
+        const covered = Math.min(s.radius, match.radiusM, s.slack ? cut : Infinity);
+        const from = { lat: geoLat(c.pickup!.lat), lng: c.pickup!.lng };
+        const out: { d: string; dist: number }[] = [];
+        for (const { d, pos, fromCentre } of s.hits) {
+          if (fromCentre - s.slack > covered) break; // hits come nearest the centre first
+          const dist = s.slack ? geoDistanceM(from, pos) : fromCentre;
+          if (dist <= covered) out.push({ d, dist });
+        }
+        if (s.slack) out.sort((x, y) => x.dist - y.dist);
+        s.near.set(c, out);
+        return out;
+      };
       let pending = searches;
       for (let pass = 0; pending.length > 0 && pass < 12; pass++) {
         const p2 = redis.pipeline();
         for (const s of pending) {
-          const { lat, lng } = s.c.pickup!;
-          p2.geosearch(keys.freeDrivers, 'FROMLONLAT', lng, geoLat(lat), 'BYRADIUS', s.radius, 'm', 'ASC', 'COUNT', s.count, 'WITHDIST');
+          const { lat, lng } = s.centre;
+          p2.geosearch(keys.freeDrivers, 'FROMLONLAT', lng, geoLat(lat), 'BYRADIUS', s.radius + s.slack, 'm', 'ASC', 'COUNT', s.count, 'WITHDIST', 'WITHCOORD');
         }
-        const found = (await execAll(p2)) as [string, string][][];
-        pending.forEach((s, n) => (s.hits = found[n] ?? []));
-        await readDrivers([...new Set(pending.flatMap((s) => s.hits.map(([d]) => d)))].filter((d) => !profile.has(d)));
+        const found = (await execAll(p2)) as [string, string, [string, string]][][];
+        pending.forEach((s, n) => {
+          s.hits = (found[n] ?? []).map(([d, dist, [lng, lat]]) => ({ d, pos: { lat: Number(lat), lng: Number(lng) }, fromCentre: Number(dist) }));
+          s.near.clear();
+        });
+        await readDrivers([...new Set(pending.flatMap((s) => s.hits.map((h) => h.d)))].filter((d) => !profile.has(d)));
         pending = pending.filter((s) => {
-          if (s.hits.filter(([d]) => eligible(s.c, d)).length >= needed) return false;
+          // Enough drivers holding no offer for each call (with a cap above 1, one holding offers is a last resort).
+          if (s.calls.every((c) => within(s, c).filter(({ d }) => eligible(c, d) && profile.get(d)!.live === 0).length >= needed)) return false;
           if (s.hits.length >= s.count) s.count *= 4; // the nearest are there but not eligible: look further
           else if (s.radius < match.radiusM) s.radius = Math.min(s.radius * 2, match.radiusM);
           else return false; // everything within the radius is read
@@ -410,12 +457,17 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
         });
       }
       const drivers = new Map<string, { idleMs: number; capLeft: number }>();
-      for (const { c, hits } of searches) {
-        for (const [d, dist] of hits) {
-          if (!eligible(c, d)) continue;
-          c.candidates.push({ driverId: d, distanceM: Math.round(Number(dist)) });
-          const p = profile.get(d)!;
-          drivers.set(d, { idleMs: Math.max(0, now - p.freeSince), capLeft: match.maxOffersPerDriver - p.live });
+      for (const s of searches) {
+        for (const c of s.calls) {
+          let free = 0;
+          for (const { d, dist } of within(s, c)) {
+            if (free >= needed) break; // the nearest `needed` drivers holding no offer are enough
+            if (!eligible(c, d)) continue;
+            if (profile.get(d)!.live === 0) free++;
+            c.candidates.push({ driverId: d, distanceM: Math.round(dist) });
+            const p = profile.get(d)!;
+            drivers.set(d, { idleMs: Math.max(0, now - p.freeSince), capLeft: match.maxOffersPerDriver - p.live });
+          }
         }
       }
       return {

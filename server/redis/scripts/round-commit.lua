@@ -159,7 +159,8 @@ for i, c in ipairs(plan.calls) do
 end
 
 if ARGV[10] == '1' and #offered > 0 then
-  local ids = {}
+  -- One job may run several rounds back to back: the record holds the calls of all of them.
+  local ids = cjson.decode(redis.call('GET', KEYS[8]) or '[]')
   for _, o in ipairs(offered) do ids[#ids + 1] = o.callId end
   redis.call('SET', KEYS[8], cjson.encode(ids), 'PX', offerTimeout)
 end
