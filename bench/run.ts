@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--only a,b] [--profile|--no-profile] [--out FILE] [--json FILE] [--no-write]`
+ * `npm run bench [-- --quick] [--only a,b] [--matching a,b] [--profile|--no-profile] [--out FILE] [--json FILE] [--no-write]`
  *
  * Starts everything itself on this machine (a private redis-server, two gateways, one dispatcher,
  * raw baseline servers, load worker processes), runs the scenarios of the benchmark issue with the
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   onInterrupt(() => Promise.resolve(killAllChildren()));
   const t0 = performance.now();
   const log = (msg: string) => process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${msg}\n`);
-  const opts: BenchOptions = { mode: cli.mode, only: cli.only, log, command, ...(cli.profile === undefined ? {} : { profile: cli.profile }) };
+  const opts: BenchOptions = { mode: cli.mode, only: cli.only, matching: cli.matching, log, command, ...(cli.profile === undefined ? {} : { profile: cli.profile }) };
   const result = await runBench(opts);
   process.stdout.write(`\n${textTable(result)}\n\n`);
   for (const e of result.meta.errors) process.stdout.write(`scenario ${e.scenario} FAILED: ${e.message.split('\n')[0] ?? ''}\n`);

@@ -43,6 +43,8 @@ describe('bench harness', () => {
       expect(o.only).to.deep.equal(['throughput', 'rest']);
       expect(() => parseArgs(['--only', 'nope'])).to.throw(/unknown scenario/);
       expect(() => parseArgs(['--bogus'])).to.throw(/unknown option/);
+      expect(parseArgs(['--only', 'matching', '--matching', 'hotspot,burst']).matching).to.deep.equal(['hotspot', 'burst']);
+      expect(() => parseArgs(['--matching', 'nope'])).to.throw(/unknown scenario/);
     });
 
     it('keeps every mode bounded, quick smaller than full', () => {
@@ -201,9 +203,24 @@ describe('bench harness', () => {
       expect(m?.breaker.percentiles).to.be.at.least(0);
     });
 
+    it('ran the matching scenarios for each strategy, every call dispatched', () => {
+      const m = result.matching;
+      expect(m?.runs.map((x) => `${x.scenario}/${x.variant}`)).to.deep.equal(['hotspot/greedy', 'hotspot/batched', 'burst/greedy', 'burst/batched', 'burst/batched cap 3']);
+      for (const x of m?.runs ?? []) {
+        expect(x.riders.requested, `${x.scenario}/${x.variant}`).to.be.above(0);
+        expect(x.riders.dispatched, `${x.scenario}/${x.variant}`).to.equal(x.riders.requested);
+        expect(x.drivers.won).to.be.at.least(x.riders.dispatched);
+        expect(x.drivers.doubleTrips).to.equal(0);
+        expect(x.cpu?.byRole).to.have.property('dispatcher-1');
+      }
+      // One replay per batched burst: figures, or why there are none (a server without rounds).
+      expect(m?.replays.map((x) => x.variant)).to.deep.equal(['batched', 'batched cap 3']);
+      for (const x of m?.replays ?? []) expect(x.none !== undefined || (x.optimal?.matched ?? -1) >= 0).to.equal(true);
+    });
+
     it('prints and writes a table with a verdict for each target', () => {
       const table = textTable(result);
-      for (const s of ['1 throughput', '2 latency', '3 contention', '4 connections', '5 REST']) expect(table).to.contain(s);
+      for (const s of ['1 throughput', '2 latency', '3 contention', '4 connections', '5 REST', '11 matching']) expect(table).to.contain(s);
       const md = markdown(result);
       expect(md.startsWith(BEGIN)).to.equal(true);
       expect(md).to.contain(END).and.to.contain(result.meta.machine.redis).and.to.contain(result.meta.command);

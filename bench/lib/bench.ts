@@ -8,6 +8,8 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { enableLagReports } from './lag.js';
+import { matching, type MatchingResult } from './matching.js';
+import type { MatchScenario } from './match-plan.js';
 import { makePlan, SCENARIOS, TARGETS, type Mode, type Plan, type Scenario } from './plan.js';
 import { dropTempDir, keepTempDir, killAllChildren, measuredWindows, ROOT, trackTempDir } from './procs.js';
 import { startRawSio, type RawServer } from './raw.js';
@@ -24,6 +26,8 @@ import { LoadWorker } from './workers.js';
 export interface BenchOptions {
   mode: Mode;
   only?: Scenario[];
+  /** Of the matching scenarios, only these (default: the plan's). */
+  matching?: MatchScenario[];
   /** Profile even when every target is met (or never: false). Default: when a target is missed, full mode only. */
   profile?: boolean;
   log?: (msg: string) => void;
@@ -102,6 +106,7 @@ export interface BenchResult {
   connections?: ConnectionsResult;
   rest?: RestScenario;
   micro?: MicroResult;
+  matching?: MatchingResult;
   profiles?: ProfileRun[];
 }
 
@@ -140,6 +145,7 @@ export function targetsMissed(r: BenchResult): boolean {
 export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const log = o.log ?? (() => undefined);
   const plan = makePlan(o.mode);
+  if (o.matching?.length) plan.matching.scenarios = o.matching;
   const only = new Set<Scenario>(o.only?.length ? o.only : SCENARIOS);
   const started = performance.now();
   const dropLagReports = enableLagReports();
@@ -262,6 +268,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
         return ctx.worker(0).run('micro', microPlan).result;
       });
     }
+    result.matching = await attempt('matching', () => matching(ctx));
     await ctx.stopStack();
 
     const wantProfile = o.profile ?? (o.mode === 'full' && targetsMissed(result));

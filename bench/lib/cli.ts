@@ -1,11 +1,14 @@
 /** The bench's command line. */
 import { join } from 'node:path';
+import { MATCH_SCENARIOS, type MatchScenario } from './match-plan.js';
 import { SCENARIOS, type Mode, type Scenario } from './plan.js';
 import { ROOT } from './procs.js';
 
 export const USAGE = `usage: npm run bench [-- options]
   --quick            short steps and smaller counts (under a minute)
   --only a,b         only these scenarios: ${SCENARIOS.join(', ')}
+  --matching a,b     of the matching scenarios (issue 11), only these: ${MATCH_SCENARIOS.join(', ')}
+                     (e.g. --only matching --matching hotspot,burst --quick --no-write)
   --profile          CPU-profile the product (default: in full runs, when a target is missed)
   --no-profile       never profile
   --out FILE         write the report here (default BENCHMARKS.md)
@@ -15,6 +18,7 @@ export const USAGE = `usage: npm run bench [-- options]
 export interface CliOptions {
   mode: Mode;
   only: Scenario[];
+  matching: MatchScenario[];
   profile?: boolean;
   out: string | null;
   json: string | null;
@@ -22,7 +26,7 @@ export interface CliOptions {
 }
 
 export function parseArgs(argv: string[]): CliOptions {
-  const o: CliOptions = { mode: 'full', only: [], out: join(ROOT, 'BENCHMARKS.md'), json: null };
+  const o: CliOptions = { mode: 'full', only: [], matching: [], out: join(ROOT, 'BENCHMARKS.md'), json: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     const value = () => {
@@ -36,6 +40,11 @@ export function parseArgs(argv: string[]): CliOptions {
       for (const s of value().split(',').map((x) => x.trim()).filter(Boolean)) {
         if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`--only: unknown scenario ${s} (one of ${SCENARIOS.join(', ')})`);
         o.only.push(s as Scenario);
+      }
+    } else if (a === '--matching') {
+      for (const s of value().split(',').map((x) => x.trim()).filter(Boolean)) {
+        if (!(MATCH_SCENARIOS as readonly string[]).includes(s)) throw new Error(`--matching: unknown scenario ${s} (one of ${MATCH_SCENARIOS.join(', ')})`);
+        o.matching.push(s as MatchScenario);
       }
     } else if (a === '--profile') o.profile = true;
     else if (a === '--no-profile') o.profile = false;

@@ -1,7 +1,8 @@
 /** What each mode of the bench runs: counts, rates and durations, all bounded. */
+import { matchPlan, type MatchPlan } from './match-plan.js';
 
 export type Mode = 'full' | 'quick' | 'tiny';
-export const SCENARIOS = ['capacity', 'throughput', 'latency', 'contention', 'connections', 'rest', 'micro', 'profile'] as const;
+export const SCENARIOS = ['capacity', 'throughput', 'latency', 'contention', 'connections', 'rest', 'micro', 'matching', 'profile'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface Plan {
@@ -32,6 +33,8 @@ export interface Plan {
   micro: { ledgerEntries: number; tokens: number; breakerFires: number } | null;
   /** CPU-profile the product where a target is missed: seconds of load per profile. */
   profile: { durationS: number };
+  /** Issue 11: greedy against batched matching (bench/lib/match-plan.ts). */
+  matching: MatchPlan;
 }
 
 export function makePlan(mode: Mode): Plan {
@@ -47,6 +50,7 @@ export function makePlan(mode: Mode): Plan {
         rest: { connections: 100, durationS: 10, rawDurationS: 5, freshStack: true },
         micro: { ledgerEntries: 6000, tokens: 5000, breakerFires: 40_000 },
         profile: { durationS: 10 },
+        matching: matchPlan(mode),
       };
     case 'quick':
       return {
@@ -59,6 +63,7 @@ export function makePlan(mode: Mode): Plan {
         rest: { connections: 100, durationS: 3, rawDurationS: 0.7, freshStack: false },
         micro: null,
         profile: { durationS: 4 },
+        matching: matchPlan(mode),
       };
     case 'tiny':
       return {
@@ -71,6 +76,7 @@ export function makePlan(mode: Mode): Plan {
         rest: { connections: 10, durationS: 1, rawDurationS: 0.5, freshStack: false },
         micro: { ledgerEntries: 600, tokens: 200, breakerFires: 2000 },
         profile: { durationS: 1 },
+        matching: matchPlan(mode),
       };
   }
 }

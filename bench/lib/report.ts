@@ -4,6 +4,7 @@ import type { BenchResult } from './bench.js';
 import { TARGETS } from './plan.js';
 import type { CpuShare } from './procs.js';
 import type { ProfileSummary } from './profile.js';
+import { matchingMarkdown, matchingRows } from './report-matching.js';
 import type { StepResult } from './scenarios.js';
 
 export interface Row {
@@ -163,6 +164,7 @@ export function rows(r: BenchResult): Row[] {
       verdict: '—',
     });
   }
+  if (r.matching) out.push(...matchingRows(r.matching, r.plan.matching));
   return out;
 }
 
@@ -320,6 +322,7 @@ export function markdown(r: BenchResult): string {
     L.push(`| token check (server/gateway/auth.ts), ${n(m.jwt.tokens)} HS256 tokens | ${m.jwt.product} µs per token (its createVerifier: node:crypto HMAC, jose decoding) | ${m.jwt.jose} µs (jose jwtVerify, WebCrypto key made once) | ${x(m.jwt.product, m.jwt.jose)} |`);
     L.push(`| a failing call through the breaker (server/gateway/breaker.ts), ${n(m.breaker.fires)} calls in the window | ${m.breaker.product} ms per call (its breaker) | ${m.breaker.percentiles} ms (opossum's default: rolling percentiles on) | ${x(m.breaker.product, m.breaker.percentiles)} |`);
   }
+  if (r.matching) L.push(...matchingMarkdown(r.matching, r.plan.matching));
   if (r.profiles?.length) {
     L.push('', '### CPU profiles (`node --cpu-prof`)', '');
     for (const p of r.profiles) {

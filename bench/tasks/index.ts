@@ -1,6 +1,8 @@
 /** Every task a load worker can run, by name. */
 import { contention } from './contention.js';
 import { fleet, load } from './load.js';
+import { matchDrivers } from './match-drivers.js';
+import { matchRiders } from './match-riders.js';
 import { micro } from './micro.js';
 import { rawBullmqConsume, rawBullmqProduce } from './raw-bullmq.js';
 import { rawEvalsha } from './raw-evalsha.js';
@@ -8,7 +10,7 @@ import { rawAck, rawIdle, rawRelease, rawRoom } from './raw-sio.js';
 import { rest } from './rest.js';
 
 export const TASKS = {
-  load, fleet, contention, rest, micro, rawAck, rawRoom, rawIdle, rawRelease, rawBullmqProduce, rawBullmqConsume, rawEvalsha,
+  load, fleet, contention, matchDrivers, matchRiders, rest, micro, rawAck, rawRoom, rawIdle, rawRelease, rawBullmqProduce, rawBullmqConsume, rawEvalsha,
 };
 
 export type TaskName = keyof typeof TASKS;
