@@ -44,7 +44,7 @@ const schema = z.object({
   /** H3 resolution of a region; unset = the finest whose cells' edge is at least MATCH_RADIUS_M. */
   MATCH_REGION_RESOLUTION: z.coerce.number().int().min(0).max(15).optional(),
   /** Most calls one round assigns optimally; the oldest go first, the rest wait for the next round. */
-  MATCH_ROUND_MAX_CALLS: int(100, 1).pipe(z.number().max(1000)),
+  MATCH_ROUND_MAX_CALLS: int(50, 1).pipe(z.number().max(1000)),
   /** Debug: write the input of the largest round so far (JSON) to this file, for offline replay. */
   MATCH_RECORD_FILE: z.string().min(1).optional(),
   /** Comma-separated vehicle classes a call may ask for. */

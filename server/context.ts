@@ -25,6 +25,7 @@ export function follow(ctx: Context, effects: Effects): Promise<void> {
   return applyEffects(
     {
       notify: ctx.notify, queue: ctx.queue, commands: ctx.commands, log: ctx.log, windowMs: ctx.config.MATCH_WINDOW_MS,
+      strategy: ctx.config.MATCH_STRATEGY,
       onRevoked: (reason, n) => ctx.metrics.offersRevoked.inc({ reason }, n),
     },
     effects,

@@ -43,7 +43,9 @@ export interface Effects {
 export interface EffectsContext {
   notify: Notifier;
   queue: DispatchQueue;
-  commands: Pick<Commands, 'waitingNear' | 'endDriverOffers' | 'releasePassenger'>;
+  commands: Pick<Commands, 'waitingNear' | 'endDriverOffers' | 'releasePassenger' | 'ready'>;
+  /** batched: calls matched again are readied in their regions here (no job per call); greedy: a `rematch` job each. */
+  strategy: 'batched' | 'greedy';
   log: Pick<Logger, 'warn'>;
   /** A round waits this long to gather calls (MATCH_WINDOW_MS). */
   windowMs: number;
@@ -69,9 +71,9 @@ export async function applyEffects(ctx: EffectsContext, e: Effects): Promise<voi
   }
   for (const callId of e.match ?? []) await enqueueMatch(queue, callId);
   for (const region of e.rounds ?? []) await enqueueRound(queue, region, ctx.windowMs);
-  if (e.rematch?.length) await enqueueRematch(queue, e.rematch);
+  if (e.rematch?.length) await matchAgain(ctx, e.rematch);
 
-  if (e.rematchSoon?.length) background(ctx, enqueueRematch(queue, e.rematchSoon), 'rematch');
+  if (e.rematchSoon?.length) background(ctx, matchAgain(ctx, e.rematchSoon), 'rematch');
   if (e.freed?.length) background(ctx, rematchNear(ctx, e.freed), 'rematch near freed drivers');
   for (const r of e.release ?? []) background(ctx, commands.releasePassenger(r), 'releasing a passenger');
 }
@@ -80,12 +82,25 @@ export async function applyEffects(ctx: EffectsContext, e: Effects): Promise<voi
 async function endOffers(ctx: EffectsContext, end: NonNullable<Effects['endOffers']>[number]): Promise<void> {
   const ended = await ctx.commands.endDriverOffers({ driverId: end.driverId, callIds: end.callIds, state: end.state, now: Date.now() });
   for (const callId of ended) revoked(ctx, [end.driverId], callId, end.reason);
-  await enqueueRematch(ctx.queue, ended);
+  await matchAgain(ctx, ended);
 }
 
 /** Drivers just became free: match again the calls waiting near them (the policy's one place in TypeScript). */
 async function rematchNear(ctx: EffectsContext, driverIds: string[]): Promise<void> {
-  await enqueueRematch(ctx.queue, await ctx.commands.waitingNear(driverIds));
+  await matchAgain(ctx, await ctx.commands.waitingNear(driverIds));
+}
+
+/**
+ * Match these calls again now. Batched: each is readied in its region here (ready.lua), and each
+ * region that was not scheduled gets one round: a freed driver near many waiting calls costs a
+ * few steps, not a job per call. Greedy: a `rematch` job per call.
+ */
+async function matchAgain(ctx: EffectsContext, callIds: string[]): Promise<void> {
+  if (callIds.length === 0) return;
+  if (ctx.strategy === 'greedy') return enqueueRematch(ctx.queue, callIds);
+  const now = Date.now();
+  const readied = await Promise.all(callIds.map((callId) => ctx.commands.ready({ callId, now })));
+  for (const region of new Set(readied.flatMap((r) => r.effects.rounds ?? []))) await enqueueRound(ctx.queue, region, ctx.windowMs);
 }
 
 function revoked(ctx: EffectsContext, drivers: string[], callId: string, reason: RevokeReason): void {

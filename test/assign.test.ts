@@ -18,6 +18,7 @@ import {
   type RoundCall,
   type RoundInput,
 } from '../server/dispatch/assign.js';
+import { mulberry32 } from './support/prng.js';
 
 /** The best objective over every matching of candidate pairs (small rounds only). */
 function bruteForce(input: RoundInput): Objective {
@@ -123,21 +124,10 @@ const smallRound: fc.Arbitrary<RoundInput> = fc
     waveSize,
   }));
 
-/** mulberry32: a seeded PRNG for the big rounds. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A hotspot: every driver within maxM of every call. */
 function hotspot(nCalls: number, nDrivers: number, seed: number, maxM = 800): RoundInput {
-  const rnd = prng(seed);
+  const rnd = mulberry32(seed);
   const int = (k: number) => Math.floor(rnd() * k);
   return {
     calls: Array.from({ length: nCalls }, (_, i) => ({
@@ -281,7 +271,7 @@ describe('round assignment (assign.ts)', () => {
   });
 
   it('planRound falls back when the matrix is too big or the costs cannot be exact; assignOptimal refuses the latter', () => {
-    const rnd = prng(3);
+    const rnd = mulberry32(3);
     const wide: RoundInput = {
       calls: Array.from({ length: 100 }, (_, i) => ({
         id: `c${i}`,

@@ -9,6 +9,7 @@ import type { Call, Offer } from '../protocol/index.js';
 import { connect, DROPOFF, PICKUP, rest, type TestClient } from './support/clients.js';
 import { matchingViolations } from './support/invariants.js';
 import { startStack, type Stack } from './support/stack.js';
+import { mulberry32 } from './support/prng.js';
 
 type Answer = 'accept' | 'reject' | 'ignore';
 
@@ -18,17 +19,6 @@ const offset = (north: number, east: number, base = PICKUP) => ({
   lng: base.lng + east / (111_000 * Math.cos((base.lat * Math.PI) / 180)),
 });
 
-/** A seeded PRNG, so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Ride {
   stack: Stack;
@@ -144,7 +134,7 @@ describe('matching', function () {
         gateways: 2, dispatchers: 3,
         env: { MATCH_REGION_RESOLUTION: 9, MATCH_RADIUS_M: 1500, OFFER_TIMEOUT_MS: 1500, MAX_OFFERS_PER_DRIVER: cap, CALL_TIMEOUT_MS: 120000, RATE_LIMIT_PER_S: 0 },
       });
-      const rand = prng(cap);
+      const rand = mulberry32(cap);
       const spot = () => offset(rand() * 1000 - 500, rand() * 1000 - 500);
       const { calls, drivers, violations } = await ride({
         stack, cap, callsEach: 2,
@@ -165,7 +155,7 @@ describe('matching', function () {
 
   it('a station: 60 riders at one point, 80 drivers within 800 m accepting at once: every call dispatched, one live offer per driver, no double assignment', async () => {
     stack = await startStack({ gateways: 2, dispatchers: 1, env: { OFFER_TIMEOUT_MS: 60000 } });
-    const rand = prng(7);
+    const rand = mulberry32(7);
     const { calls, drivers, violations } = await ride({
       stack, cap: 1, callsEach: 3,
       drivers: Array.from({ length: 80 }, () => {

@@ -29,6 +29,7 @@ import { connect, DROPOFF, PICKUP, type TestClient, type Seen } from './support/
 import { ledgerMismatch, readLedger } from './support/ledger.js';
 import { startStack, type Stack } from './support/stack.js';
 import { until } from './support/wait.js';
+import { mulberry32 } from './support/prng.js';
 
 const ENV = { OFFER_TIMEOUT_MS: 400, CALL_TIMEOUT_MS: 3000, DRIVER_GRACE_MS: 1000, OFFER_WAVE_SIZE: 2, MATCH_RADIUS_M: 3000 };
 const SEEDS = process.env.PROPERTY_SEED ? [Number(process.env.PROPERTY_SEED)] : [1, 2, 3];
@@ -60,17 +61,6 @@ const STEP_TARGET: Record<Exclude<TripEvent, 'trip:cancel'>, CallStatus> = {
   'trip:arrived': 'arrived', 'trip:start': 'in_progress', 'trip:complete': 'completed',
 };
 
-/** mulberry32: a tiny seeded PRNG, so a failing run can be replayed from its seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Rng {
   readonly next: () => number;

@@ -391,13 +391,16 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
         return p.status === 'available' && p.live < match.maxOffersPerDriver && c.offers[d] === undefined && p.vehicleClass === c.vehicleClass;
       };
 
-      const needed = callIds.length + match.waveSize - 1;
+      // Drivers holding no offer each call needs: a wave and two to start with; more when other calls
+      // of the round want the same drivers (below), up to as many as the round has calls, plus a wave.
+      const most = callIds.length + match.waveSize - 1;
+      const start = Math.min(most, match.waveSize + 2);
       // One search per pickup, or one per cluster of pickups close together (a station): from its
       // centre, wider by the cluster's slack. A search cut by its count has read whole, around
       // each of its pickups, the disk up to its farthest hit less the slack. Distances are
       // computed here, as Redis computes them.
       interface Search {
-        calls: Read[]; centre: LatLng; slack: number; radius: number; count: number; hits: { d: string; pos: LatLng; fromCentre: number }[];
+        calls: Read[]; centre: LatLng; slack: number; radius: number; count: number; needed: number; hits: { d: string; pos: LatLng; fromCentre: number }[];
         /** Per call, its drivers within what was read whole, nearest first (for the current hits). */
         near: Map<Read, { d: string; dist: number }[]>;
       }
@@ -411,10 +414,11 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
         group.length >= CLUSTER_MIN
           ? {
             calls: group, centre: clusterOf(group[0]!.pickup!).centre, slack: CLUSTER_SLACK_M, radius: match.radiusM / 8,
-            count: needed + Math.max(...group.map((c) => Object.keys(c.offers).length)) + 16, hits: [], near: new Map(),
+            needed: Math.min(most, start + group.length), count: Math.min(most, start + group.length) + Math.max(...group.map((c) => Object.keys(c.offers).length)) + 16,
+            hits: [], near: new Map(),
           }
           : group.map((c): Search => ({
-            calls: [c], centre: c.pickup!, slack: 0, radius: match.radiusM / 8, count: needed + Object.keys(c.offers).length, hits: [], near: new Map(),
+            calls: [c], centre: c.pickup!, slack: 0, radius: match.radiusM / 8, needed: start, count: start + Object.keys(c.offers).length, hits: [], near: new Map(),
           })),
       ).flat();
       /** A call's drivers within the disk its search has read whole, nearest first. */
@@ -434,8 +438,20 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
         s.near.set(c, out);
         return out;
       };
+      /** A search's candidates: per call, its nearest eligible drivers until `needed` of them hold no offer. */
+      const listOf = (s: Search, c: Read) => {
+        const out: { d: string; dist: number }[] = [];
+        let free = 0;
+        for (const h of within(s, c)) {
+          if (free >= s.needed) break;
+          if (!eligible(c, h.d)) continue;
+          if (profile.get(h.d)!.live === 0) free++;
+          out.push(h);
+        }
+        return out;
+      };
       let pending = searches;
-      for (let pass = 0; pending.length > 0 && pass < 12; pass++) {
+      for (let pass = 0; pending.length > 0 && pass < 16; pass++) {
         const p2 = redis.pipeline();
         for (const s of pending) {
           const { lat, lng } = s.centre;
@@ -449,21 +465,33 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
         await readDrivers([...new Set(pending.flatMap((s) => s.hits.map((h) => h.d)))].filter((d) => !profile.has(d)));
         pending = pending.filter((s) => {
           // Enough drivers holding no offer for each call (with a cap above 1, one holding offers is a last resort).
-          if (s.calls.every((c) => within(s, c).filter(({ d }) => eligible(c, d) && profile.get(d)!.live === 0).length >= needed)) return false;
+          if (s.calls.every((c) => within(s, c).filter(({ d }) => eligible(c, d) && profile.get(d)!.live === 0).length >= s.needed)) return false;
           if (s.hits.length >= s.count) s.count *= 4; // the nearest are there but not eligible: look further
           else if (s.radius < match.radiusM) s.radius = Math.min(s.radius * 2, match.radiusM);
           else return false; // everything within the radius is read
           return true;
         });
+        if (pending.length > 0) continue;
+        // Contention: a search whose calls share drivers with more other calls than they have spare
+        // candidates needs more (as many as the calls it competes with, plus a wave), so the
+        // optimum is among them; where calls do not compete, a few each are enough.
+        const wanting = new Map<string, Set<Search>>();
+        for (const s of searches) for (const c of s.calls) for (const { d } of listOf(s, c)) wanting.set(d, (wanting.get(d) ?? new Set()).add(s));
+        for (const s of searches) {
+          const rivals = new Set<Read>();
+          for (const c of s.calls) for (const { d } of listOf(s, c)) for (const o of wanting.get(d)!) for (const x of o.calls) rivals.add(x);
+          const want = Math.min(most, rivals.size + match.waveSize);
+          if (want > s.needed && s.hits.length > 0) {
+            s.needed = want;
+            s.count = Math.max(s.count, want + Math.max(...s.calls.map((c) => Object.keys(c.offers).length)));
+            pending.push(s);
+          }
+        }
       }
       const drivers = new Map<string, { idleMs: number; capLeft: number }>();
       for (const s of searches) {
         for (const c of s.calls) {
-          let free = 0;
-          for (const { d, dist } of within(s, c)) {
-            if (free >= needed) break; // the nearest `needed` drivers holding no offer are enough
-            if (!eligible(c, d)) continue;
-            if (profile.get(d)!.live === 0) free++;
+          for (const { d, dist } of listOf(s, c)) {
             c.candidates.push({ driverId: d, distanceM: Math.round(dist) });
             const p = profile.get(d)!;
             drivers.set(d, { idleMs: Math.max(0, now - p.freeSince), capLeft: match.maxOffersPerDriver - p.live });
