@@ -6,14 +6,17 @@
  * The assignment is a matching (a driver is assigned to at most one call of the round) that is best
  * for one lexicographic objective: (1) the priority calls matched, oldest first (the lexicographically
  * greatest '1'/'0' string: the oldest is matched whenever any matching can match it, and so on);
- * (2) the most calls matched; (3) the least total pickup distance; (4) ties to the drivers idle
+ * (2) the most calls matched; (3) the least total pickup distance, as the candidates give it (with
+ * a cap above 1, server/dispatch/round.ts passes an effective distance: MATCH_RADIUS_M more for each
+ * offer a driver holds); (4) ties to the drivers idle
  * longest (least sum of idle ranks). assignOptimal reaches it exactly with one dense linear sum
  * assignment; assignShortestEdge is the near-linear fallback for rounds too big for it; assignGreedy
  * is the old per-call broadcast, kept for comparison.
  *
  * Waves never offer a driver more than its capLeft, never repeat a driver within a call, and never
- * use a driver assigned to another call of the round as an extra (so an assigned driver is offered
- * its own call alone, and the extras of the round are spread over the calls round-robin).
+ * use as an extra a driver assigned to another call of the round or holding another offer (so an
+ * assigned driver is offered its own call alone, and the extras are spread over the calls
+ * round-robin, one call each).
  */
 import { linearSumAssignment } from 'linear-sum-assignment';
 
@@ -40,7 +43,7 @@ export interface RoundDriver {
   idleMs: number;
   /** Offers it may still receive (>= 1 for every driver listed). */
   capLeft: number;
-  /** Live offers it holds already (with a cap above 1): extras go to drivers holding fewest. */
+  /** Live offers it holds already (with a cap above 1): a wave's extras go only to drivers holding none. */
   held?: number;
 }
 
@@ -133,8 +136,8 @@ function buildWaves(input: RoundInput, prep: Prepared, assigned: number[]): Roun
   });
   // Extras go only to drivers holding no other offer: with a cap above 1 a driver may be assigned a
   // call while it holds another's offer (when no one else is near), but is never a wave's filler.
-  for (let level = 1; level <= 1; level++) {
-    // Within a level a candidate skipped once (assigned, at the level or its cap) stays so: one cursor per call suffices.
+  {
+    // A candidate skipped once (assigned, or holding an offer) stays so: one cursor per call suffices.
     const cursor = new Int32Array(waves.length);
     for (let progress = true; progress; ) {
       progress = false;
@@ -145,7 +148,7 @@ function buildWaves(input: RoundInput, prep: Prepared, assigned: number[]): Roun
         let p = cursor[i]!;
         while (p < list.length) {
           const c = list[p++]!;
-          if (taken[c.driver] || holds[c.driver]! >= level || used[c.driver]! >= input.drivers[c.driver]!.capLeft || wave.includes(c)) continue;
+          if (taken[c.driver] || holds[c.driver]! > 0 || used[c.driver]! >= input.drivers[c.driver]!.capLeft) continue;
           wave.push(c);
           used[c.driver]!++;
           holds[c.driver]!++;

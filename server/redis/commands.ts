@@ -407,7 +407,8 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
       const byCluster = new Map<string, Read[]>();
       for (const c of calls) {
         if (c.skip || !c.pickup) continue;
-        const { key } = clusterOf(c.pickup);
+        // Near the poles Redis GEO clamps latitudes, which stretches a cell beyond the slack: no sharing there.
+        const { key } = Math.abs(c.pickup.lat) > 85 ? { key: `own:${c.id}` } : clusterOf(c.pickup);
         byCluster.set(key, [...(byCluster.get(key) ?? []), c]);
       }
       const searches: Search[] = [...byCluster.values()].map((group) =>
