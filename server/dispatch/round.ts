@@ -13,9 +13,9 @@
  * scheduled: the lease ends and the sweep (./timers.ts) runs the region again.
  */
 import { writeFileSync } from 'node:fs';
-import type { Call } from '../../protocol/index.js';
+import type { Call, Offer } from '../../protocol/index.js';
 import { clock, follow, type Context } from '../context.js';
-import { enqueueRematch, enqueueRound, ROUND_LEASE_MS } from '../jobs.js';
+import { enqueueRound, ROUND_LEASE_MS } from '../jobs.js';
 import type { RoundCommit, RoundPlan, RoundRead } from '../redis/commands.js';
 import { planRound, type RoundInput } from './assign.js';
 
@@ -93,9 +93,8 @@ export async function matchCall(ctx: Context, callId: string, rerun = false): Pr
   const r = await match(ctx, region, '', [callId], 'greedy');
   ctx.metrics.roundSeconds.observe((performance.now() - started) / 1000);
   ctx.metrics.roundCalls.observe(1);
-  await follow(ctx, r.effects);
   // Its drivers were taken between the read and the commit: match it again.
-  if (r.lost.length) await enqueueRematch(ctx.queue, r.lost);
+  await follow(ctx, { ...r.effects, rematch: r.lost });
   if (rerun && r.offered.length === 0) await resendLiveWave(ctx, callId);
   log(ctx, region, 1, r);
   return r.outcome;
@@ -140,11 +139,7 @@ async function match(
  */
 async function reviveWaiting(ctx: Context, callIds: string[]): Promise<void> {
   const again = await ctx.commands.readRound({ callIds, now: Date.now() });
-  for (const c of again.calls) {
-    if (c.skip || c.candidates.length === 0) continue;
-    if (ctx.config.MATCH_STRATEGY === 'greedy') await enqueueRematch(ctx.queue, [c.id]);
-    else await follow(ctx, (await ctx.commands.ready({ callId: c.id, now: Date.now() })).effects);
-  }
+  await follow(ctx, { rematch: again.calls.filter((c) => !c.skip && c.candidates.length > 0).map((c) => c.id) });
 }
 
 /**
@@ -186,7 +181,7 @@ function record(ctx: Context, input: RoundInput): void {
 }
 
 function log(ctx: Context, region: string, calls: number, r: RoundCommit): void {
-  if (r.outcome === 'stale') ctx.log.warn({ region }, 'round lost its lease before its commit: nothing written; the next round takes its calls');
+  if (r.outcome === 'stale') ctx.log.warn({ region }, 'a newer round of the region began before this one committed: nothing written; that round takes its calls');
   else if (r.offered.length || r.waiting.length) {
     ctx.log.debug({ region, calls, offered: r.offered.length, waiting: r.waiting.length, lost: r.lost.length }, 'round committed');
   }
@@ -202,6 +197,6 @@ async function resendLiveWave(ctx: Context, callId: string): Promise<void> {
   const now = Date.now();
   for (const [driverId, state] of Object.entries(offers)) {
     const offer = sent[driverId];
-    if (Number(state) > now && offer) notify.offer(driverId, JSON.parse(offer) as never);
+    if (Number(state) > now && offer) notify.offer(driverId, JSON.parse(offer) as Offer);
   }
 }

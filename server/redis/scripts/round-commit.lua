@@ -96,11 +96,7 @@ for i, c in ipairs(plan.calls) do
   if not call or (call.status ~= 'requested' and call.status ~= 'offered') then
     redis.call('ZREM', KEYS[1], c.id)
   elseif wave == tonumber(c.wave) then
-    local deadline = tonumber(redis.call('HGET', callKey, 'deadline'))
-    if not deadline then
-      deadline = now + callTimeout
-      redis.call('HSET', callKey, 'deadline', deadline)
-    end
+    local deadline = callDeadline(callKey, now, callTimeout)
     local states = redis.call('HGETALL', offersKey)
     local liveWave = false
     for k = 2, #states, 2 do

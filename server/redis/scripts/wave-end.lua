@@ -44,11 +44,7 @@ if call.status ~= 'requested' and call.status ~= 'offered' then
 end
 local wave = redis.call('HGET', KEYS[1], 'wave')
 if tonumber(fence) ~= tonumber(wave) then return reply({ outcome = 'stale' }) end
-local deadline = tonumber(redis.call('HGET', KEYS[1], 'deadline'))
-if not deadline then
-  deadline = now + tonumber(ARGV[5])
-  redis.call('HSET', KEYS[1], 'deadline', deadline)
-end
+local deadline = callDeadline(KEYS[1], now, tonumber(ARGV[5]))
 
 -- The wave is over: every offer still marked by its expiry ends.
 local expired = {}

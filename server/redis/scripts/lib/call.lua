@@ -1,7 +1,7 @@
 --[[
   A call hash: load the wire Call, check a move against TRANSITIONS (generated from
   protocol/status.ts by the loader, so no script decides a move the table does not allow), and
-  record a change (seq, store, ledger stream).
+  record a change (seq, store, ledger stream); the deadline a call gets at its first matching.
 ]]
 --- @include "transitions"
 -- The wire Call stored in a call hash, decoded; nil when the call does not exist.
@@ -29,4 +29,15 @@ local function record(key, stream, call, status, nowIso)
   redis.call('XADD', stream, '*', 'callId', call.id, 'seq', call.seq, 'status', status, 'call', json,
     'gen', redis.call('HGET', key, 'gen') or '1')
   return json
+end
+
+-- The call's deadline (epoch ms: unfulfilled after it). Its first matching (or the first after a
+-- driver backed out, which clears it) sets it, now + the call timeout.
+local function callDeadline(key, nowMs, timeoutMs)
+  local deadline = tonumber(redis.call('HGET', key, 'deadline'))
+  if not deadline then
+    deadline = nowMs + timeoutMs
+    redis.call('HSET', key, 'deadline', deadline)
+  end
+  return deadline
 end
