@@ -10,6 +10,7 @@ interface Service {
   command?: string | string[];
   environment?: Record<string, string> | string[];
   healthcheck?: { test?: string | string[] };
+  depends_on?: string[] | Record<string, { condition?: string }>;
   ports?: (string | number | { published?: string | number })[];
   volumes?: (string | { source?: string })[];
 }
@@ -41,14 +42,19 @@ const env = (s: Service): Record<string, string> =>
     ? Object.fromEntries(s.environment.map((e) => [e.split('=')[0] ?? '', e.split('=').slice(1).join('=')]))
     : (s.environment ?? {});
 
+/** What compose makes of `${VAR}`, `${VAR:?message}` and `${VAR:-default}` with these variables. */
+function interpolate(value: string, vars: Record<string, string>): string {
+  return value.replace(/\$\{(\w+)(?::?[?-]([^}]*))?\}/g, (_, name: string, fallback?: string) => vars[name] ?? fallback ?? '');
+}
+
 describe('deployment files', () => {
   const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, Service> };
   const services = compose.services;
   const roles: Record<string, string> = { 'gateway-1': 'gateway', 'gateway-2': 'gateway', dispatcher: 'dispatcher' };
   const appServices = Object.keys(roles);
 
-  it('defines redis, two gateways, a dispatcher and a load balancer', () => {
-    expect(services).to.include.keys('redis', 'gateway-1', 'gateway-2', 'dispatcher', 'lb');
+  it('defines redis, postgres, two gateways, a dispatcher and a load balancer', () => {
+    expect(services).to.include.keys('redis', 'postgres', 'gateway-1', 'gateway-2', 'dispatcher', 'lb');
   });
 
   it('gives app services only known variables, the right ROLE and a /healthz healthcheck', () => {
@@ -65,6 +71,47 @@ describe('deployment files', () => {
     const cmd = text(services.redis!.command);
     expect(cmd).to.match(/--appendonly\s+yes/);
     expect(cmd).to.match(/--maxmemory-policy\s+noeviction/);
+  });
+
+  it('runs postgres on a named volume, healthy only once pg_isready answers over TCP, not published', () => {
+    const pg = services.postgres!;
+    expect(pg.image).to.match(/^postgres:1[5-9]\b/);
+    const volumes = (compose as { volumes?: Record<string, unknown> }).volumes ?? {};
+    const data = (pg.volumes ?? []).map((v) => (typeof v === 'string' ? v : `${v.source ?? ''}:${(v as { target?: string }).target ?? ''}`)).find((v) => v.endsWith(':/var/lib/postgresql/data'));
+    expect(data, 'a volume at /var/lib/postgresql/data').to.be.a('string');
+    expect(volumes, 'a named volume, declared at the top level').to.have.property(data!.split(':')[0]!);
+    const check = text(pg.healthcheck?.test);
+    expect(check).to.contain('pg_isready');
+    expect(check, 'over TCP: the init-time server listens on the unix socket only').to.match(/-h\s+(127\.0\.0\.1|localhost)\b/);
+    expect(pg.ports ?? [], 'postgres is not published on the host').to.deep.equal([]);
+  });
+
+  it('requires POSTGRES_PASSWORD (no default in the file) and hands it to the app in DATABASE_URL', () => {
+    const pg = env(services.postgres!);
+    expect(pg.POSTGRES_PASSWORD, 'POSTGRES_PASSWORD').to.match(/^\$\{POSTGRES_PASSWORD:\?[^}]*\}$/);
+    expect(JSON.stringify(services.postgres), 'no literal password').to.not.match(/POSTGRES_PASSWORD=|\$\{POSTGRES_PASSWORD:-/);
+    for (const name of appServices) {
+      const raw = env(services[name]!).DATABASE_URL;
+      expect(raw, `${name} DATABASE_URL`).to.be.a('string');
+      expect(raw, `${name}: the password only by reference`).to.contain('${POSTGRES_PASSWORD');
+      const url = new URL(interpolate(raw!, { POSTGRES_PASSWORD: 'compose-test-password' }));
+      expect(url.protocol, name).to.equal('postgres:');
+      expect(url.hostname, `${name}: the postgres service`).to.equal('postgres');
+      expect(url.port || '5432').to.equal('5432');
+      expect(decodeURIComponent(url.username)).to.equal(pg.POSTGRES_USER ?? 'postgres');
+      expect(decodeURIComponent(url.password)).to.equal('compose-test-password');
+      expect(url.pathname.slice(1), `${name}: the database the image creates`).to.equal(pg.POSTGRES_DB ?? pg.POSTGRES_USER ?? 'postgres');
+    }
+  });
+
+  it('starts app services once redis and postgres are healthy; the ledger needs no app volume', () => {
+    for (const name of appServices) {
+      const deps = services[name]!.depends_on;
+      expect(deps, `${name} depends_on`).to.be.an('object').and.not.an('array');
+      for (const dep of ['redis', 'postgres']) expect((deps as Record<string, { condition?: string }>)[dep]?.condition, `${name} waits for ${dep}`).to.equal('service_healthy');
+      expect(env(services[name]!), `${name}: DATABASE_URL replaces DB_PATH`).to.not.have.property('DB_PATH');
+      expect(services[name]!.volumes ?? [], `${name} volumes`).to.deep.equal([]);
+    }
   });
 
   it('publishes the load balancer with a sticky, websocket-aware nginx.conf', () => {

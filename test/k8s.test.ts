@@ -1,7 +1,8 @@
 /**
  * Static checks of the Kubernetes manifests in deploy/k8s (no cluster, no network): every file of
  * the kustomization parses, and the objects refer to each other consistently (selectors, Services,
- * Ingress backends, HPA/PDB targets, ConfigMap and Secret references, probes, volumes).
+ * Ingress backends, HPA/PDB targets, ConfigMap and Secret references, probes, volumes), and the
+ * app reaches Redis and PostgreSQL through Services that only it is let through to.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -88,7 +89,8 @@ interface PdbSpec {
 }
 interface NetworkPolicySpec {
   podSelector: LabelSelector;
-  ingress?: { from?: { podSelector?: LabelSelector }[]; ports?: { port?: string | number }[] }[];
+  policyTypes?: string[];
+  ingress?: { from?: { podSelector?: LabelSelector; namespaceSelector?: LabelSelector; ipBlock?: unknown }[]; ports?: { port?: string | number; protocol?: string }[] }[];
 }
 interface K8sObject {
   apiVersion: string;
@@ -96,6 +98,7 @@ interface K8sObject {
   metadata: { name: string; namespace?: string; labels?: Labels; annotations?: Record<string, string> };
   spec?: unknown;
   data?: Record<string, unknown>;
+  stringData?: Record<string, string>;
   /** The file it came from (added here). */
   file: string;
 }
@@ -108,6 +111,9 @@ interface Kustomization {
 const dir = new URL('../deploy/k8s/', import.meta.url);
 const APP_IMAGE = 'taxi-dispatch';
 const SECRET = { name: 'dispatch-secrets', key: 'JWT_SECRET' };
+const DATABASE_SECRET = { name: 'dispatch-secrets', key: 'DATABASE_URL' };
+/** The Secret's shape, with example values (never applied: not in the kustomization). */
+const secretExample = parse(readFileSync(new URL('secret.example.yaml', dir), 'utf8')) as Omit<K8sObject, 'file'>;
 
 /** matchLabels / matchExpressions against a pod's labels (an empty selector matches nothing here). */
 function selects(s: LabelSelector | undefined, labels: Labels = {}): boolean {
@@ -209,9 +215,19 @@ describe('kubernetes manifests (deploy/k8s)', () => {
       expect(new Set(ids).size, ids.join(', ')).to.equal(ids.length);
       expect(ofKind('Secret')).to.have.length(0);
       expect(files).to.not.include('secret.example.yaml');
-      const example = parse(readFileSync(new URL('secret.example.yaml', dir), 'utf8')) as K8sObject;
-      expect(example.kind).to.equal('Secret');
-      expect(example.metadata.name).to.equal(SECRET.name);
+      expect(secretExample.kind).to.equal('Secret');
+      expect(secretExample.metadata.name).to.equal(SECRET.name);
+      expect(secretExample.stringData).to.have.all.keys('JWT_SECRET', 'DATABASE_URL', 'POSTGRES_PASSWORD');
+    });
+
+    it('takes every Secret value from dispatch-secrets, by a key its example has', () => {
+      const refs = workloads.flatMap((w) => containers(w).flatMap((c) => (c.env ?? []).map((e) => ({ where: `${w.metadata.name}/${c.name} ${e.name}`, ref: e.valueFrom?.secretKeyRef }))));
+      expect(refs.filter((r) => r.ref)).to.have.length.of.at.least(5);
+      for (const { where, ref } of refs) {
+        if (!ref) continue;
+        expect(ref.name, where).to.equal(SECRET.name);
+        expect(secretExample.stringData, where).to.have.property(ref.key);
+      }
     });
 
     it('rewrites the app image with `images:`', () => {
@@ -334,6 +350,38 @@ describe('kubernetes manifests (deploy/k8s)', () => {
         }
       }
     });
+
+    it('lets only the app roles reach Redis and PostgreSQL, each on its one port', () => {
+      for (const [name, port] of [['redis', 6379], ['postgres', 5432]] as const) {
+        const sts = workload('StatefulSet', name);
+        const policies = ofKind('NetworkPolicy').filter((np) => selects((np.spec as NetworkPolicySpec).podSelector, podLabels(sts)));
+        expect(policies, `a NetworkPolicy selects ${name}`).to.have.length.of.at.least(1);
+        const named = new Map(containers(sts).flatMap((c) => c.ports ?? []).map((p) => [p.name, p.containerPort]));
+        for (const np of policies) {
+          const spec = np.spec as NetworkPolicySpec;
+          expect(spec.policyTypes ?? ['Ingress'], `${np.metadata.name} policyTypes`).to.include('Ingress');
+          for (const rule of spec.ingress ?? []) {
+            // A rule without `from` (or `ports`) admits every source (or port).
+            expect(rule.from ?? [], `${np.metadata.name}: sources named`).to.have.length.of.at.least(1);
+            for (const peer of rule.from ?? []) {
+              expect(peer.ipBlock ?? peer.namespaceSelector, `${np.metadata.name}: pods of this namespace only`).to.equal(undefined);
+              const admitted = workloads.filter((w) => selects(peer.podSelector, podLabels(w)));
+              expect(admitted.length, `${np.metadata.name}: a peer selects a workload`).to.be.at.least(1);
+              for (const w of admitted) expect(appWorkloads, `${np.metadata.name} admits ${w.metadata.name}`).to.include(w);
+            }
+            expect(rule.ports ?? [], `${np.metadata.name}: ports named`).to.have.length.of.at.least(1);
+            for (const p of rule.ports ?? []) {
+              expect(typeof p.port === 'string' ? named.get(p.port) : p.port, `${np.metadata.name} port ${String(p.port)}`).to.equal(port);
+              expect(p.protocol ?? 'TCP').to.equal('TCP');
+            }
+          }
+        }
+        for (const w of appWorkloads) {
+          const admitted = policies.some((np) => ((np.spec as NetworkPolicySpec).ingress ?? []).some((r) => (r.from ?? []).some((f) => selects(f.podSelector, podLabels(w)))));
+          expect(admitted, `${w.metadata.name} may reach ${name}`).to.equal(true);
+        }
+      }
+    });
   });
 
   describe('configuration', () => {
@@ -342,7 +390,7 @@ describe('kubernetes manifests (deploy/k8s)', () => {
       expect(cm.metadata.name).to.equal('dispatch-config');
       for (const key of Object.keys(cm.data ?? {})) expect(CONFIG_VARIABLES, `ConfigMap key ${key}`).to.include(key);
       for (const value of Object.values(cm.data ?? {})) expect(value, 'ConfigMap values are strings').to.be.a('string');
-      expect(cm.data, 'no secret in the ConfigMap').to.not.have.property('JWT_SECRET');
+      for (const key of ['JWT_SECRET', 'DATABASE_URL']) expect(cm.data, `no secret in the ConfigMap: ${key}`).to.not.have.property(key);
       for (const w of appWorkloads) {
         const c = appContainer(w);
         for (const e of c.env ?? []) expect(CONFIG_VARIABLES, `${w.metadata.name}: ${e.name}`).to.include(e.name);
@@ -354,21 +402,35 @@ describe('kubernetes manifests (deploy/k8s)', () => {
       }
     });
 
-    it('reads JWT_SECRET from the Secret dispatch-secrets', () => {
+    it('reads JWT_SECRET and DATABASE_URL (it carries a password) from the Secret dispatch-secrets', () => {
       for (const w of appWorkloads) {
-        const jwt = appContainer(w).env?.find((e) => e.name === 'JWT_SECRET');
-        expect(jwt?.value, `${w.metadata.name}: no literal secret`).to.equal(undefined);
-        expect(jwt?.valueFrom?.secretKeyRef, `${w.metadata.name}: JWT_SECRET`).to.deep.equal(SECRET);
+        for (const ref of [SECRET, DATABASE_SECRET]) {
+          const e = appContainer(w).env?.find((v) => v.name === ref.key);
+          expect(e?.value, `${w.metadata.name}: no literal ${ref.key}`).to.equal(undefined);
+          expect(e?.valueFrom?.secretKeyRef, `${w.metadata.name}: ${ref.key}`).to.deep.equal(ref);
+        }
       }
     });
 
-    it('gives each role a configuration that loadConfig accepts, with Redis at the redis Service', () => {
+    it('gives each role a configuration that loadConfig accepts, with Redis and PostgreSQL at their Services', () => {
       const cm = configMap().data as Record<string, string>;
+      const postgres = workload('StatefulSet', 'postgres');
+      const pgEnv = Object.fromEntries((podSpec(postgres).containers[0]!.env ?? []).map((e) => [e.name, e.value]));
       for (const [role, name] of [['gateway', 'gateway'], ['dispatcher', 'dispatcher']] as const) {
         const w = workload('Deployment', name);
         const env: Record<string, string> = { ...cm };
-        for (const e of appContainer(w).env ?? []) env[e.name] = e.value ?? (e.valueFrom?.secretKeyRef ? 'k8s-test-secret-0123456789abcdef' : '');
+        // Secret values as in secret.example.yaml.
+        for (const e of appContainer(w).env ?? []) env[e.name] = e.value ?? secretExample.stringData?.[e.valueFrom?.secretKeyRef?.key ?? ''] ?? '';
         const config = loadConfig(env);
+        const db = new URL(config.DATABASE_URL ?? 'missing:');
+        expect(db.protocol, `${name}: DATABASE_URL`).to.equal('postgres:');
+        const pgSvc = find('Service', db.hostname);
+        expect(pgSvc, `DATABASE_URL host ${db.hostname}`).to.not.equal(undefined);
+        expect((pgSvc!.spec as ServiceSpec).ports.map((p) => p.port)).to.include(Number(db.port || 5432));
+        expect(selects({ matchLabels: (pgSvc!.spec as ServiceSpec).selector }, podLabels(postgres)), `Service ${db.hostname} selects postgres`).to.equal(true);
+        expect(decodeURIComponent(db.username), 'the user the image creates').to.equal(pgEnv.POSTGRES_USER ?? 'postgres');
+        expect(db.pathname.slice(1), 'the database the image creates').to.equal(pgEnv.POSTGRES_DB ?? pgEnv.POSTGRES_USER ?? 'postgres');
+        expect(decodeURIComponent(db.password), 'the example password is POSTGRES_PASSWORD').to.equal(secretExample.stringData?.POSTGRES_PASSWORD);
         expect(config.ROLE).to.equal(role);
         expect(config.NODE_ENV).to.equal('production');
         expect(config.EMBEDDED_REDIS, 'no private redis-server').to.equal(false);
@@ -448,19 +510,21 @@ describe('kubernetes manifests (deploy/k8s)', () => {
   });
 
   describe('dispatcher', () => {
-    it('runs one replica, Recreate, with DB_PATH on the PersistentVolumeClaim at /app/data', () => {
+    it('keeps no ledger on its pod: DATABASE_URL, no DB_PATH, no claimed volume', () => {
       const w = byRole('dispatcher');
       expect(w.kind).to.equal('Deployment');
       expect(wspec(w).replicas).to.equal(1);
-      expect(wspec(w).strategy?.type).to.equal('Recreate');
       const c = appContainer(w);
-      const dbPath = c.env?.find((e) => e.name === 'DB_PATH')?.value ?? '';
-      const mount = c.volumeMounts?.find((m) => m.mountPath === '/app/data');
-      expect(mount, 'mount at /app/data').to.not.equal(undefined);
-      expect(dbPath.startsWith('/app/data/'), `DB_PATH ${dbPath}`).to.equal(true);
-      const volume = podSpec(w).volumes?.find((v) => v.name === mount!.name);
-      const claim = volume?.persistentVolumeClaim?.claimName ?? '';
-      expect(find('PersistentVolumeClaim', claim), `PVC ${claim}`).to.not.equal(undefined);
+      expect(c.env?.map((e) => e.name)).to.include('DATABASE_URL').and.not.include('DB_PATH');
+      expect(podSpec(w).volumes?.filter((v) => v.persistentVolumeClaim), 'no PersistentVolumeClaim').to.deep.equal([]);
+      expect(ofKind('PersistentVolumeClaim').map((p) => p.metadata.name), 'no claim left for a SQLite ledger').to.deep.equal([]);
+    });
+
+    it('starts the new pod before it stops the old one (the ledger takes several writers)', () => {
+      const s = wspec(byRole('dispatcher')).strategy;
+      expect(s?.type ?? 'RollingUpdate').to.equal('RollingUpdate');
+      expect(s?.rollingUpdate?.maxUnavailable).to.equal(0);
+      expect(s?.rollingUpdate?.maxSurge).to.equal(1);
     });
 
     it('has no PodDisruptionBudget that would block drains of its single pod', () => {
@@ -549,6 +613,50 @@ describe('kubernetes manifests (deploy/k8s)', () => {
       const c = podSpec(workload('StatefulSet', 'redis')).containers[0]!;
       expect(c.readinessProbe?.exec?.command?.join(' ')).to.contain('redis-cli ping');
       expect(c.livenessProbe?.exec?.command?.join(' ')).to.contain('redis-cli ping');
+    });
+  });
+
+  describe('postgres', () => {
+    const sts = () => workload('StatefulSet', 'postgres');
+    const pg = () => podSpec(sts()).containers[0]!;
+    const envOf = (c: Container) => new Map((c.env ?? []).map((e) => [e.name, e]));
+
+    it('runs one PostgreSQL pod with its data in a subdirectory of a claimed volume', () => {
+      expect(wspec(sts()).replicas ?? 1).to.equal(1);
+      const c = pg();
+      expect(c.image).to.match(/^postgres:1[5-9]\b/);
+      const pgdata = envOf(c).get('PGDATA')?.value ?? '/var/lib/postgresql/data';
+      const mount = c.volumeMounts?.find((m) => pgdata.startsWith(`${m.mountPath}/`));
+      // The volume's root may hold lost+found, and initdb only initializes an empty directory.
+      expect(mount, `PGDATA ${pgdata} below a mount, not the mount itself`).to.not.equal(undefined);
+      expect((wspec(sts()).volumeClaimTemplates ?? []).map((t) => t.metadata.name)).to.include(mount!.name);
+    });
+
+    it('takes its password from the Secret, never a literal', () => {
+      const e = envOf(pg()).get('POSTGRES_PASSWORD');
+      expect(e?.value).to.equal(undefined);
+      expect(e?.valueFrom?.secretKeyRef).to.deep.equal({ name: SECRET.name, key: 'POSTGRES_PASSWORD' });
+    });
+
+    it('checks start-up, readiness and liveness with pg_isready over TCP', () => {
+      const c = pg();
+      for (const [kind, probe] of [['startup', c.startupProbe], ['readiness', c.readinessProbe], ['liveness', c.livenessProbe]] as const) {
+        const line = probe?.exec?.command?.join(' ') ?? '';
+        expect(line, `${kind} probe`).to.contain('pg_isready');
+        // The image's init-time server listens on the unix socket only: it must not count as up.
+        expect(line, `${kind} probe over TCP`).to.match(/-h\s+(127\.0\.0\.1|localhost)\b/);
+      }
+    });
+
+    it('shuts down fast (not SIGTERM\'s smart shutdown, which waits for the pooled clients) within the grace period', () => {
+      const line = pg().lifecycle?.preStop?.exec?.command?.join(' ') ?? '';
+      expect(line).to.match(/pg_ctl\b.*\bstop\b.*-m\s+fast/);
+      const wait = Number(/-t\s+(\d+)/.exec(line)?.[1] ?? 60);
+      expect(podSpec(sts()).terminationGracePeriodSeconds ?? 30, 'grace period').to.be.above(wait);
+    });
+
+    it('has its socket directory writable under the read-only root file system', () => {
+      expect(pg().volumeMounts?.map((m) => m.mountPath)).to.include('/var/run/postgresql');
     });
   });
 });
