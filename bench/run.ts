@@ -10,6 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { runBench, type BenchOptions } from './lib/bench.js';
 import { parseArgs, USAGE, type CliOptions } from './lib/cli.js';
 import { killAllChildren, onInterrupt } from './lib/procs.js';
+import { dropCreatedDatabases } from './lib/postgres.js';
 import { markdown, mergeMarkdown, textTable } from './lib/report.js';
 
 async function main(): Promise<void> {
@@ -27,7 +28,11 @@ async function main(): Promise<void> {
   // The command as it bears on the figures (where the report goes does not).
   const args = process.argv.slice(2).filter((a, i, all) => !['--out', '--json', '--no-write'].includes(a) && !['--out', '--json'].includes(all[i - 1] ?? ''));
   const command = `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`;
-  onInterrupt(() => Promise.resolve(killAllChildren()));
+  // The children first (their connections go with them), then the PostgreSQL databases of the run.
+  onInterrupt(async () => {
+    killAllChildren();
+    await dropCreatedDatabases();
+  });
   const t0 = performance.now();
   const log = (msg: string) => process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${msg}\n`);
   const opts: BenchOptions = { mode: cli.mode, only: cli.only, matching: cli.matching, log, command, ...(cli.profile === undefined ? {} : { profile: cli.profile }) };

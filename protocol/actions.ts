@@ -12,8 +12,8 @@ import type {
   AckData, ClientEvent, Payload, ServerEvent, ServerToClientEvents,
 } from './events.js';
 import {
-  Call, CallCancel, CallList, CallRef, CallRequest, Calls, CancelBody, DriverLocationPush, DriverOnline, Empty, Hello, LatLng, ListQuery, Offer,
-  OfferRevoked, OfflineResult, OnlineResult, TripCancel,
+  Call, CallCancel, CallHistory, CallList, CallRef, CallRequest, Calls, CancelBody, ClosedCalls, ClosedQuery, DriverLocationPush, DriverOnline, Empty,
+  ExportLine, ExportQuery, Hello, LatLng, ListQuery, Offer, OfferRevoked, OfflineResult, OnlineResult, TripCancel,
 } from './schemas.js';
 import type { UserRole } from './status.js';
 
@@ -41,6 +41,11 @@ export interface RestRoute {
   body?: z.ZodType;
   /** The query string, when the route reads one: the payload's fields. */
   query?: z.ZodType;
+  /**
+   * The answer is streamed as NDJSON (`application/x-ndjson`), one `result` per line, instead of one
+   * JSON body: the binding answers an async iterable of them.
+   */
+  ndjson?: true;
 }
 
 /**
@@ -83,6 +88,13 @@ function restOnly<const N extends string, P extends z.ZodType, R extends z.ZodTy
   return a;
 }
 
+/** A REST-only action whose answer is streamed as NDJSON lines of its result (RestRoute.ndjson). */
+function streamed<const N extends string, P extends z.ZodType, R extends z.ZodType>(
+  a: Omit<Action<undefined>, 'name' | 'event' | 'payload' | 'result' | 'route'> & { name: N; payload: P; result: R; route: RestRoute & { ndjson: true } },
+): RestOnlyAction<N, P, R> & { route: RestRoute & { ndjson: true } } {
+  return a;
+}
+
 const TRIP_STEP_CODES = ['FORBIDDEN', 'NOT_FOUND', 'CALL_CANCELLED', 'INVALID_STATE'] as const satisfies readonly ErrorCode[];
 
 export const ACTIONS = [
@@ -108,6 +120,24 @@ export const ACTIONS = [
     name: 'call.active', summary: "The passenger's open (non-terminal) calls",
     roles: ['passenger'], event: 'call:active', payload: Empty, result: Calls,
     route: { method: 'get', path: '/api/calls/active', status: 200 },
+    codes: ['FORBIDDEN'],
+  }),
+  restOnly({
+    name: 'call.history', summary: 'Every status change of a call with its time, oldest first, from the ledger (who may read the call may read this)',
+    roles: ['passenger', 'driver', 'admin'], payload: CallRef, result: CallHistory,
+    route: { method: 'get', path: '/api/calls/:id/history', status: 200 },
+    codes: ['FORBIDDEN', 'NOT_FOUND'],
+  }),
+  restOnly({
+    name: 'call.closed', summary: 'Calls in a final status from the ledger, the latest to end first, a page at a time (admin)',
+    roles: ['admin'], payload: ClosedQuery, result: ClosedCalls,
+    route: { method: 'get', path: '/api/calls/closed', status: 200, query: ClosedQuery },
+    codes: ['FORBIDDEN'],
+  }),
+  streamed({
+    name: 'call.export', summary: 'Every call created in [from, to) from the ledger, oldest first, streamed as NDJSON; the last line is the end line (admin)',
+    roles: ['admin'], payload: ExportQuery, result: ExportLine,
+    route: { method: 'get', path: '/api/calls/export', status: 200, query: ExportQuery, ndjson: true },
     codes: ['FORBIDDEN'],
   }),
   restOnly({
@@ -177,7 +207,9 @@ export type ActionPayload<N extends ActionName> =
   ActionNamed<N> extends { event: infer E extends ClientEvent } ? Payload<E> : z.output<ActionNamed<N>['payload']>;
 /** What an action answers: an event action the event's ack data, a REST-only one its schema's output. */
 export type ActionResult<N extends ActionName> =
-  ActionNamed<N> extends { event: infer E extends ClientEvent } ? AckData<E> : z.output<ActionNamed<N>['result']>;
+  ActionNamed<N> extends { event: infer E extends ClientEvent } ? AckData<E>
+    : ActionNamed<N> extends { route: { ndjson: true } } ? AsyncIterable<z.output<ActionNamed<N>['result']>>
+    : z.output<ActionNamed<N>['result']>;
 
 /** Every code an action can answer over a transport, in the order of ErrorCode. */
 export function answerCodes(action: Action, transport: Transport): ErrorCode[] {
@@ -232,8 +264,11 @@ export interface HttpRoute {
 export const HTTP_ROUTES: readonly HttpRoute[] = [
   { path: '/healthz', summary: 'Liveness: 200 while the process runs', type: 'json', responses: { 200: '{ "status": "ok" }' } },
   {
-    path: '/readyz', summary: 'Readiness: Redis reachable, the worker running (dispatchers), not shutting down', type: 'json',
-    responses: { 200: '{ "status": "ready" }', 503: '{ "status": "unavailable" }' },
+    path: '/readyz',
+    summary: 'Readiness: Redis reachable, the worker running (dispatchers), not shutting down. `ledger` (where the process writes or reads one) '
+      + 'is `ok` or `degraded` (not written or not answering: dispatch goes on, entries wait in Redis); it never makes the answer 503',
+    type: 'json',
+    responses: { 200: '{ "status": "ready", "ledger"?: "ok" | "degraded" }', 503: '{ "status": "unavailable", "ledger"?: "ok" | "degraded" }' },
   },
   {
     path: '/metrics', summary: 'Prometheus text; needs `Authorization: Bearer <METRICS_TOKEN>` when METRICS_TOKEN is set', type: 'text',

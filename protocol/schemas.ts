@@ -49,6 +49,31 @@ export const TripCancel = CallCancel;
 
 /** REST-only shapes. */
 export const CancelBody = z.object({ reason: Reason });
+/** A cursor a listing answered (`next`): opaque text, passed back as it came. */
+const Cursor = z.string().min(1).max(512);
+/** An ISO-8601 time with its zone (`Z` or an offset). */
+const Instant = z.iso.datetime({ offset: true });
+
+/** `GET /api/calls/closed`: calls in a final status, the latest to end first. */
+export const ClosedQuery = z.object({
+  status: z.enum(['completed', 'cancelled', 'unfulfilled']).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: Cursor.optional(),
+});
+export type ClosedQuery = z.infer<typeof ClosedQuery>;
+
+/** `GET /api/calls/export`: the calls created in [from, to), oldest first, as NDJSON. */
+export const ExportQuery = z
+  .object({
+    from: Instant,
+    to: Instant,
+    cursor: Cursor.optional(),
+    /** Calls at most in this response (unset: the whole range). */
+    limit: z.coerce.number().int().min(1).max(10_000_000).optional(),
+  })
+  .refine((q) => Date.parse(q.from) < Date.parse(q.to), { message: 'from must be before to', path: ['to'] });
+export type ExportQuery = z.infer<typeof ExportQuery>;
+
 export const ListQuery = z.object({
   status: z.enum(CALL_STATUSES).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
@@ -135,6 +160,7 @@ export const OfflineResult = z.object({ status: z.literal('offline') });
 export const CallList = z.object({ items: z.array(Call) });
 export const Calls = z.array(Call);
 
+
 export const WireError = z.object({
   code: z.enum(Object.values(ErrorCode) as [ErrorCode, ...ErrorCode[]]),
   message: z.string(),
@@ -142,6 +168,41 @@ export const WireError = z.object({
 /** Every REST error: `{ error: { code, message } }`. */
 export const ErrorBody = z.object({ error: WireError });
 export type WireError = z.infer<typeof WireError>;
+
+/** One status change of a call, as the ledger keeps it. */
+export const CallEvent = z.object({
+  seq: z.number().int(),
+  status: z.enum(CALL_STATUSES),
+  driverId: z.string().nullable(),
+  /** ISO-8601 UTC. */
+  at: z.string(),
+});
+export type CallEvent = z.infer<typeof CallEvent>;
+/** `GET /api/calls/:id/history`: every status change of the call, oldest first, from the ledger. */
+export const CallHistory = z.object({ callId: z.string(), events: z.array(CallEvent) });
+export type CallHistory = z.infer<typeof CallHistory>;
+
+/** A page of a listing: `next` is the cursor of the page after it, null on the last. */
+export const ClosedCalls = z.object({ items: z.array(Call), next: z.string().nullable() });
+
+/** The last line of an export: how many calls it wrote, and where to go on (`next`) when it stopped short. */
+export const ExportEnd = z.object({
+  end: z.object({
+    count: z.number().int(),
+    /** The cursor to pass to go on: set when `limit` stopped the export or it failed part way; null when the range is complete. */
+    next: z.string().nullable(),
+    /** Set when the export failed part way (the ledger stopped answering). */
+    error: WireError.optional(),
+    /**
+     * True when no call created in [from, to) can be missing: `to` was past and the ledger had no
+     * unwritten change older than `to` when the export began. False: export the range again later.
+     */
+    settled: z.boolean(),
+  }),
+});
+/** One line of an export: a call, and last the end line. */
+export const ExportLine = z.union([Call, ExportEnd]);
+export type ExportLine = z.infer<typeof ExportLine>;
 
 export type CallRequest = z.infer<typeof CallRequest>;
 export type CallRef = z.infer<typeof CallRef>;

@@ -24,8 +24,10 @@ import { createPipeline, type RunAction } from './gateway/pipeline.js';
 import { createSocketServer, type IoServer } from './gateway/socket.js';
 import { createDispatchQueue } from './jobs.js';
 import { InFlight } from './inflight.js';
-import { LedgerConsumer } from './ledger/consumer.js';
-import { openLedger } from './ledger/db.js';
+import { LedgerConsumer, type LedgerHealth } from './ledger/consumer.js';
+import { openLedger } from './ledger/open.js';
+import { startRetention } from './ledger/retention.js';
+import type { Ledger } from './ledger/store.js';
 import { createLogger } from './log.js';
 import { Metrics } from './metrics.js';
 import { Notifier, type Broadcaster } from './notify/notifier.js';
@@ -60,17 +62,26 @@ export async function createApp(config: Config, log: Logger = createLogger(confi
   closers.push(() => base.queue.close());
   redis.once('ready', () => void checkRedisSettings(redis, log));
   let draining = false;
+  // The ledger: written by dispatchers; read by gateways where they can reach it (PostgreSQL, or
+  // SQLite in the same process). A gateway alone on SQLite cannot read a dispatcher's file.
+  let ledger: Ledger | undefined;
+  if (runsDispatcher || config.DATABASE_URL) {
+    ledger = openLedger(config, (err) => log.warn({ err }, 'ledger: a database connection failed'));
+    const opened = ledger;
+    closers.push(() => opened.close());
+  }
+  let consumer: LedgerConsumer | undefined;
 
   // The dispatcher pushes through the Redis emitter; a gateway through its own Socket.IO server.
   let watched: Watched | undefined;
   if (runsDispatcher) {
     metrics.addQueueDepth(() => base.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed'));
-    metrics.addLedgerLag(() => redis.xlen(keys.ledger));
+    metrics.addLedgerBacklog(() => commands.ledgerBacklog(Date.now()));
     metrics.addCallTimers(() => redis.zcard(keys.callTimers));
     const sweeper = startTimerSweep(base);
     closers.push(() => sweeper.stop());
     const emitter = new Emitter<ServerToClientEvents>(redis, { key: keys.adapterChannel });
-    const ctx: Context = { ...base, notify: new Notifier(emitter, counted) };
+    const ctx: Context = { ...base, ledger, notify: new Notifier(emitter, counted) };
     const make = () => createWorker(ctx);
     const holder: Watched = { worker: make() };
     watched = holder;
@@ -81,16 +92,19 @@ export async function createApp(config: Config, log: Logger = createLogger(confi
       await bounded(holder.worker.close(), config.SHUTDOWN_TIMEOUT_MS);
     });
 
-    const db = openLedger(config.DB_PATH);
-    const consumer = new LedgerConsumer({
+    const writer = new LedgerConsumer({
       redis: blockingConnection(config.REDIS_URL, `${config.KEY_PREFIX}:ledger`, log, metrics),
-      stream: keys.ledger, db, log, metrics, claimIdleMs: config.LEDGER_CLAIM_IDLE_MS,
+      stream: keys.ledger, deadKey: keys.ledgerDead, ledger: ledger as Ledger, log, metrics, claimIdleMs: config.LEDGER_CLAIM_IDLE_MS,
+      endedKey: config.CALL_RETENTION_MS > 0 ? keys.endedCalls : undefined,
     });
-    await consumer.start();
-    closers.push(async () => {
-      await consumer.stop();
-      db.$client.close();
-    });
+    consumer = writer;
+    await writer.start();
+    // Closers run in reverse: the writer stops before the ledger closes.
+    closers.push(() => writer.stop());
+    if (config.CALL_RETENTION_MS > 0) {
+      const retention = startRetention({ commands, log, onRemoved: (n) => metrics.callsRetired.inc(n) }, config.CALL_RETENTION_MS);
+      closers.push(() => retention.stop());
+    }
   }
 
   const requests = createBreaker(config.REDIS_TIMEOUT_MS, metrics, log, 'requests');
@@ -104,7 +118,7 @@ export async function createApp(config: Config, log: Logger = createLogger(confi
   const limits = new Limits(redis, keys, config);
   if (runsGateway) {
     const viaIo: Broadcaster = { to: (room) => (io as IoServer).to(room) };
-    const ctx: Context = { ...base, notify: new Notifier(viaIo, counted) };
+    const ctx: Context = { ...base, ledger, notify: new Notifier(viaIo, counted) };
     services = { calls: new CallService(ctx), drivers: new DriverService(ctx) };
     // One pipeline for every action of both transports (gateway/pipeline.ts); sockets and REST are adapters.
     runAction = createPipeline({
@@ -117,11 +131,17 @@ export async function createApp(config: Config, log: Logger = createLogger(confi
     await redis.ping();
     return !watched || watched.worker.isRunning();
   };
+  // Dispatch goes on without the ledger: it is reported, never a reason to be unready.
+  const ledgerHealth = async (): Promise<LedgerHealth | undefined> => {
+    if (consumer) return consumer.health;
+    if (!ledger) return undefined;
+    return bounded(ledger.ping().then(() => 'ok' as const), 1000, 'degraded' as const).catch(() => 'degraded' as const);
+  };
   // Node checks header/request timeouts only every connectionsCheckingInterval (30 s by default).
   const http: HttpServer = createServer(
     { connectionsCheckingInterval: Math.min(1000, config.HTTP_HEADERS_TIMEOUT_MS) },
     createHttpApp({
-      log, ready, metrics, metricsToken: config.METRICS_TOKEN, maxBodyBytes: config.MAX_BODY_BYTES, allowedOrigins: config.ALLOWED_ORIGINS,
+      log, ready, ledgerHealth, metrics, metricsToken: config.METRICS_TOKEN, maxBodyBytes: config.MAX_BODY_BYTES, allowedOrigins: config.ALLOWED_ORIGINS,
       api: runAction && { verify, runAction },
     }),
   );
@@ -172,6 +192,7 @@ export async function createApp(config: Config, log: Logger = createLogger(confi
   };
 }
 
-function bounded(work: Promise<unknown>, ms: number): Promise<unknown> {
-  return Promise.race([work, new Promise((r) => setTimeout(r, ms).unref())]);
+/** The work's result, or `late` when it takes longer than ms. */
+function bounded<T, L = undefined>(work: Promise<T>, ms: number, late?: L): Promise<T | L> {
+  return Promise.race([work, new Promise<L>((r) => setTimeout(() => r(late as L), ms).unref())]);
 }

@@ -22,8 +22,17 @@ const schema = z.object({
   ROLE: z.enum(['all', 'gateway', 'dispatcher']).default('all'),
   /** Prefix of every Redis key, queue and adapter channel. */
   KEY_PREFIX: z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/).default('dispatch'),
-  /** SQLite ledger file. */
+  /** SQLite ledger file (when DATABASE_URL is unset). */
   DB_PATH: z.string().min(1).default('./data/dispatch.db'),
+  /** `postgres://…`: the ledger on PostgreSQL, shared by every process; unset = SQLite at DB_PATH. */
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\/\S+$/, 'a postgres:// or postgresql:// URL')
+    .optional(),
+  /** How long a requestId is remembered: the same requestId within it returns the same call. */
+  REQUEST_ID_TTL_MS: int(24 * 3600 * 1000, 1000),
+  /** Ended calls leave Redis this long after they end (reads fall back to the ledger); 0 = never. At least REQUEST_ID_TTL_MS. */
+  CALL_RETENTION_MS: int(7 * 24 * 3600 * 1000, 0),
   /** HS256 secret; required in production. */
   JWT_SECRET: z.string().min(16).optional(),
   NODE_ENV: z.string().default('development'),
@@ -135,6 +144,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const c = parsed.data;
   if (!c.VEHICLE_CLASSES.includes(c.DEFAULT_VEHICLE_CLASS)) {
     throw new ConfigError(`invalid configuration:\n  DEFAULT_VEHICLE_CLASS=${JSON.stringify(c.DEFAULT_VEHICLE_CLASS)}: must be one of VEHICLE_CLASSES (${c.VEHICLE_CLASSES.join(', ')})`);
+  }
+  if (c.CALL_RETENTION_MS > 0 && c.CALL_RETENTION_MS < c.REQUEST_ID_TTL_MS) {
+    throw new ConfigError(
+      `invalid configuration:\n  CALL_RETENTION_MS=${c.CALL_RETENTION_MS}: must be 0 (keep) or at least REQUEST_ID_TTL_MS (${c.REQUEST_ID_TTL_MS}), `
+        + 'or a repeated requestId could make a second call',
+    );
   }
   const warnings: string[] = [];
   let secret = c.JWT_SECRET;

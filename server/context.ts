@@ -2,6 +2,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
+import type { LedgerReads } from './ledger/store.js';
 import { applyEffects, type Effects } from './effects.js';
 import type { DispatchQueue } from './jobs.js';
 import type { Metrics } from './metrics.js';
@@ -18,6 +19,8 @@ export interface Context {
   notify: Notifier;
   metrics: Metrics;
   log: Logger;
+  /** The ledger, where this process can read it (PostgreSQL, or SQLite in a process that writes it). */
+  ledger?: LedgerReads | undefined;
 }
 
 /** Carry out what a command says must follow it (server/effects.ts). */

@@ -23,6 +23,10 @@ export class Metrics {
   readonly redisErrors = new Counter({ name: 'dispatch_redis_errors_total', help: 'Redis connection errors', labelNames: ['connection'] as const, registers: [this.registry] });
   readonly circuitOpen = new Gauge({ name: 'dispatch_redis_circuit_open', help: '1 while a Redis circuit breaker is open (its requests answered UNAVAILABLE at once); circuit = requests or locations', labelNames: ['circuit'] as const, registers: [this.registry] });
   readonly ledgerConflicts = new Counter({ name: 'dispatch_ledger_assignment_conflicts_total', help: 'Second assignments of a call refused by the ledger', registers: [this.registry] });
+  readonly ledgerWritten = new Counter({ name: 'dispatch_ledger_entries_written_total', help: 'Ledger stream entries committed to the ledger by this process', registers: [this.registry] });
+  readonly ledgerWriteErrors = new Counter({ name: 'dispatch_ledger_write_errors_total', help: 'Failed ledger writes (or probes): the entries wait in the stream and are retried', registers: [this.registry] });
+  readonly ledgerDeadLetters = new Counter({ name: 'dispatch_ledger_dead_letters_total', help: 'Ledger entries the database refused for their data, moved to the dead-letter stream', registers: [this.registry] });
+  readonly callsRetired = new Counter({ name: 'dispatch_calls_retired_total', help: 'Ended calls whose live Redis keys retention removed (CALL_RETENTION_MS)', registers: [this.registry] });
   readonly rateLimited = new Counter({ name: 'dispatch_rate_limited_total', help: 'Events and requests refused with RATE_LIMITED', labelNames: ['kind'] as const, registers: [this.registry] });
 
   constructor() {
@@ -45,9 +49,25 @@ export class Metrics {
     this.countAtScrape('dispatch_call_timers', 'Call timers waiting in Redis (a wave\'s end or a call\'s deadline; each becomes a job when due)', count);
   }
 
-  /** Report how many ledger stream entries are not yet written to SQLite at every scrape. */
-  addLedgerLag(lag: () => Promise<number>): void {
-    this.countAtScrape('dispatch_ledger_lag', 'Ledger stream entries not yet written to SQLite', lag);
+  /**
+   * The ledger stream at every scrape: the entries not yet written (written ones are deleted), the
+   * memory they take in Redis, and the age of the oldest. Alert on these long before maxmemory.
+   */
+  addLedgerBacklog(read: () => Promise<{ entries: number; bytes: number; oldestSeconds: number }>): void {
+    let last: Promise<{ entries: number; bytes: number; oldestSeconds: number } | undefined> | undefined;
+    // One read per scrape for the three gauges.
+    const once = () => (last ??= read().catch(() => undefined).finally(() => setTimeout(() => (last = undefined), 100).unref()));
+    const gauge = (name: string, help: string, pick: (b: { entries: number; bytes: number; oldestSeconds: number }) => number) =>
+      new Gauge({
+        name, help, registers: [this.registry],
+        async collect() {
+          const b = await once();
+          this.set(b ? pick(b) : -1);
+        },
+      });
+    gauge('dispatch_ledger_lag', 'Ledger stream entries not yet written to the ledger', (b) => b.entries);
+    gauge('dispatch_ledger_stream_bytes', 'Redis memory of the ledger stream (MEMORY USAGE), bytes', (b) => b.bytes);
+    gauge('dispatch_ledger_oldest_seconds', 'Age of the oldest ledger stream entry not yet written, seconds (0 when none)', (b) => b.oldestSeconds);
   }
 
   /** A gauge read from Redis at every scrape; -1 when Redis does not answer. */

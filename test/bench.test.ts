@@ -11,8 +11,10 @@ import { expect } from 'chai';
 import type { LoadReport } from '../clients/cli/report.js';
 import { runBench, type BenchResult } from '../bench/lib/bench.js';
 import { parseArgs } from '../bench/lib/cli.js';
+import { spread } from '../bench/lib/ledger.js';
 import { drive } from '../bench/lib/pace.js';
 import { makePlan } from '../bench/lib/plan.js';
+import { createdDatabases, databaseUrl, redactUrl } from '../bench/lib/postgres.js';
 import { startedPids } from '../bench/lib/procs.js';
 import { packageOf, summariseFile } from '../bench/lib/profile.js';
 import { BEGIN, END, markdown, mergeMarkdown, rows, textTable } from '../bench/lib/report.js';
@@ -45,6 +47,7 @@ describe('bench harness', () => {
       expect(() => parseArgs(['--bogus'])).to.throw(/unknown option/);
       expect(parseArgs(['--only', 'matching', '--matching', 'hotspot,burst']).matching).to.deep.equal(['hotspot', 'burst']);
       expect(() => parseArgs(['--matching', 'nope'])).to.throw(/unknown scenario/);
+      expect(parseArgs(['--only', 'ledger', '--no-write']).only).to.deep.equal(['ledger']);
     });
 
     it('keeps every mode bounded, quick smaller than full', () => {
@@ -60,7 +63,20 @@ describe('bench harness', () => {
         expect(plan.throughput.steps.length).to.be.within(1, 10);
         expect(plan.throughput.durationS * plan.throughput.steps.length).to.be.below(120);
         expect(plan.connections.durationS).to.be.below(60);
+        expect(plan.ledger.durationS).to.be.below(60);
+        expect(plan.ledger.entries).to.be.within(1, 100_000);
+        expect(plan.ledger.emptyWaitS).to.be.below(60);
       }
+      expect(full.ledger).to.include({ entries: 60_000, batch: 500, rate: 400, sampleMs: 250 });
+    });
+
+    it('summarises the ledger lag samples and names its databases', () => {
+      expect(spread([])).to.equal(null);
+      expect(spread([3, 1, 2, 4])).to.deep.equal({ p50: 2, p99: 4, max: 4 });
+      const many = Array.from({ length: 200 }, (_, i) => i + 1);
+      expect(spread(many)).to.deep.equal({ p50: 100, p99: 198, max: 200 });
+      expect(databaseUrl('postgres://postgres@127.0.0.1:5432/test', 'bench_ab_w')).to.equal('postgres://postgres@127.0.0.1:5432/bench_ab_w');
+      expect(redactUrl('postgres://u:secret@h:5432/db')).to.not.contain('secret');
     });
 
     it('judges a step sustained only when every invariant holds and the rate was reached', () => {
@@ -203,6 +219,35 @@ describe('bench harness', () => {
       expect(m?.breaker.percentiles).to.be.at.least(0);
     });
 
+    it('wrote the ledger on SQLite, and on PostgreSQL where it answers, and measured its lag under load', () => {
+      const l = result.ledger;
+      expect(l).to.not.equal(undefined);
+      const backends = l?.postgres.available ? ['sqlite', 'postgres'] : ['sqlite'];
+      if (!l?.postgres.available) expect(l?.postgres.reason).to.be.a('string');
+      expect(l?.skipped).to.deep.equal([]);
+      expect(l?.writer.map((w) => w.backend)).to.deep.equal(l?.postgres.available ? ['sqlite', 'postgres'] : ['sqlite']);
+      for (const w of l?.writer ?? []) {
+        expect(w.entries).to.equal(result.plan.ledger.entries);
+        expect(w.perS).to.be.above(0);
+        expect(w.conflicts).to.equal(0);
+        expect(w.totalUsPerEntry).to.be.at.least(w.nodeUsPerEntry);
+        if (w.backend === 'sqlite') expect(w.serverUsPerEntry).to.equal(null);
+        else expect(w.backends).to.be.at.least(1);
+      }
+      expect(l?.stack.map((s) => s.backend)).to.deep.equal(backends);
+      for (const s of l?.stack ?? []) {
+        expect(s.step.load.report.invariants.doubleAssignments).to.equal(0);
+        expect(s.written, s.backend).to.be.above(0);
+        expect(s.samples).to.be.above(0);
+        expect(s.lagS?.max).to.be.at.least(0);
+        expect(s.lagEntries?.max).to.be.at.least(0);
+        expect(s.emptyAfterS, `${s.backend}: the stream emptied after the calls`).to.be.a('number');
+        expect(s.entriesPerCall).to.be.above(0);
+        expect(s.server === null).to.equal(s.backend === 'sqlite');
+      }
+      expect(createdDatabases(), 'every PostgreSQL database of the run dropped').to.deep.equal([]);
+    });
+
     it('ran the matching scenarios for each strategy, every call dispatched', () => {
       const m = result.matching;
       expect(m?.runs.map((x) => `${x.scenario}/${x.variant}`)).to.deep.equal(['hotspot/greedy', 'hotspot/batched', 'burst/greedy', 'burst/batched', 'burst/batched cap 3']);
@@ -220,7 +265,7 @@ describe('bench harness', () => {
 
     it('prints and writes a table with a verdict for each target', () => {
       const table = textTable(result);
-      for (const s of ['1 throughput', '2 latency', '3 contention', '4 connections', '5 REST', '11 matching']) expect(table).to.contain(s);
+      for (const s of ['1 throughput', '2 latency', '3 contention', '4 connections', '5 REST', 'ledger', '11 matching']) expect(table).to.contain(s);
       const md = markdown(result);
       expect(md.startsWith(BEGIN)).to.equal(true);
       expect(md).to.contain(END).and.to.contain(result.meta.machine.redis).and.to.contain(result.meta.command);

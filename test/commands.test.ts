@@ -51,7 +51,7 @@ describe('the command layer', () => {
   async function requested(): Promise<Call> {
     const id = `c${++n}`;
     const r = await commands.request({
-      callId: id, passengerId: `p${n}`, requestId: `r${n}`, pickup: PICKUP, dropoff: DROPOFF, now: clock(), requestTtlS: 60, safetyTimerMs: 60_000,
+      callId: id, passengerId: `p${n}`, requestId: `r${n}`, pickup: PICKUP, dropoff: DROPOFF, now: clock(), requestTtlMs: 60_000, safetyTimerMs: 60_000,
       region, vehicleClass: 'standard',
     });
     expect(r).to.deep.include({ created: true });
@@ -67,21 +67,21 @@ describe('the command layer', () => {
 
   it('request: created once per requestId, ready for its region (the first call of a quiet region queues its round), a second open call is refused', async () => {
     const first = await commands.request({
-      callId: 'a', passengerId: 'pa', requestId: 'ra', pickup: PICKUP, dropoff: DROPOFF, now: clock(), requestTtlS: 60, safetyTimerMs: 60_000, region, vehicleClass: 'standard',
+      callId: 'a', passengerId: 'pa', requestId: 'ra', pickup: PICKUP, dropoff: DROPOFF, now: clock(), requestTtlMs: 60_000, safetyTimerMs: 60_000, region, vehicleClass: 'standard',
     });
     expect(first.effects).to.deep.equal({ changed: [first.call], rounds: [region] });
     expect(first.call).to.include({ status: 'requested', vehicleClass: 'standard' });
     const call = await requested();
     expect(await redis.zrange(keys.regionReady(region), 0, -1)).to.deep.equal(['a', call.id]);
     const again = await commands.request({
-      callId: 'other', passengerId: call.passengerId, requestId: `r${n}`, pickup: PICKUP, dropoff: DROPOFF, now: clock(), requestTtlS: 60, safetyTimerMs: 60_000,
+      callId: 'other', passengerId: call.passengerId, requestId: `r${n}`, pickup: PICKUP, dropoff: DROPOFF, now: clock(), requestTtlMs: 60_000, safetyTimerMs: 60_000,
       region, vehicleClass: 'standard',
     });
     expect(again).to.deep.include({ created: false });
     expect(again.call).to.deep.equal(call);
     expect(again.effects, 'no second push, but its round is queued again (a lost trigger)').to.deep.equal({ changed: [], rounds: [region] });
     const second = await refusedWith(commands.request({
-      callId: 'third', passengerId: call.passengerId, requestId: 'new', pickup: PICKUP, dropoff: DROPOFF, now: clock(), requestTtlS: 60, safetyTimerMs: 60_000,
+      callId: 'third', passengerId: call.passengerId, requestId: 'new', pickup: PICKUP, dropoff: DROPOFF, now: clock(), requestTtlMs: 60_000, safetyTimerMs: 60_000,
       region, vehicleClass: 'standard',
     }));
     expect(second).to.include({ code: 'INVALID_STATE', message: 'this passenger already has an active call' });
@@ -219,7 +219,7 @@ describe('the command layer', () => {
     await commands.driverOnline({ driverId: 'prem', pos: near(0.005), now: Date.now(), vehicleClass: 'premium' });
     const id = 'premium-call';
     await commands.request({
-      callId: id, passengerId: 'pp', requestId: 'rp', pickup: PICKUP, dropoff: DROPOFF, now: clock(), requestTtlS: 60, safetyTimerMs: 60_000, region, vehicleClass: 'premium',
+      callId: id, passengerId: 'pp', requestId: 'rp', pickup: PICKUP, dropoff: DROPOFF, now: clock(), requestTtlMs: 60_000, safetyTimerMs: 60_000, region, vehicleClass: 'premium',
     });
     const read = await commands.readRound({ callIds: [id], now: Date.now() });
     expect(read.calls[0]!.candidates.map((c) => c.driverId), 'the premium driver 550 m away behind ten standard ones').to.deep.equal(['prem']);
@@ -238,7 +238,7 @@ describe('the command layer', () => {
     const waitingOf = async (vehicleClass: string) => {
       const id = `w${++n}`;
       await commands.request({
-        callId: id, passengerId: `p${n}`, requestId: `r${n}`, pickup: PICKUP, dropoff: DROPOFF, now: clock(), requestTtlS: 60, safetyTimerMs: 60_000, region, vehicleClass,
+        callId: id, passengerId: `p${n}`, requestId: `r${n}`, pickup: PICKUP, dropoff: DROPOFF, now: clock(), requestTtlMs: 60_000, safetyTimerMs: 60_000, region, vehicleClass,
       });
       const r = await offerRound([id]);
       expect(r.waiting).to.deep.equal([id]);
@@ -276,7 +276,7 @@ describe('the command layer', () => {
     const [ra, rb] = [regionOf(a, 9), regionOf(b, 9)];
     expect(ra).to.not.equal(rb);
     const make = async (id: string, pickup: typeof a, r: string) => {
-      await commands.request({ callId: id, passengerId: `p-${id}`, requestId: id, pickup, dropoff: DROPOFF, now: clock(), requestTtlS: 60, safetyTimerMs: 60_000, region: r, vehicleClass: 'standard' });
+      await commands.request({ callId: id, passengerId: `p-${id}`, requestId: id, pickup, dropoff: DROPOFF, now: clock(), requestTtlMs: 60_000, safetyTimerMs: 60_000, region: r, vehicleClass: 'standard' });
     };
     await make('ca', a, ra);
     await make('cb', b, rb);

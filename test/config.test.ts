@@ -46,11 +46,22 @@ describe('configuration', () => {
     expect(c).to.include({ PORT: 0, OFFER_WAVE_SIZE: 5, redisUrlExplicit: true });
   });
 
-  for (const [name, value] of [['PORT', 'abc'], ['PORT', '70000'], ['ROLE', 'both'], ['OFFER_WAVE_SIZE', '0'], ['REDIS_URL', 'not a url'], ['MATCH_RADIUS_M', '-5'], ['KEY_PREFIX', 'a b']]) {
+  for (const [name, value] of [['PORT', 'abc'], ['PORT', '70000'], ['ROLE', 'both'], ['OFFER_WAVE_SIZE', '0'], ['REDIS_URL', 'not a url'], ['MATCH_RADIUS_M', '-5'], ['KEY_PREFIX', 'a b'],
+    ['DATABASE_URL', 'mysql://db/x'], ['DATABASE_URL', 'postgres://'], ['REQUEST_ID_TTL_MS', '10']]) {
     it(`rejects ${name}=${value} naming the variable`, () => {
       expect(() => loadConfig({ [name as string]: value })).to.throw(ConfigError, name);
     });
   }
+
+  it('the ledger: SQLite unless DATABASE_URL names PostgreSQL; a retention shorter than the requestId memory is refused', () => {
+    expect(loadConfig({}).DATABASE_URL).to.equal(undefined);
+    expect(loadConfig({ DATABASE_URL: 'postgresql://u:p@db:5432/dispatch' }).DATABASE_URL).to.equal('postgresql://u:p@db:5432/dispatch');
+    expect(loadConfig({})).to.include({ REQUEST_ID_TTL_MS: 86_400_000, CALL_RETENTION_MS: 604_800_000 });
+    // One requestId must never make two calls: the call may not leave Redis while its requestId is remembered.
+    expect(() => loadConfig({ CALL_RETENTION_MS: '3600000' })).to.throw(ConfigError, /CALL_RETENTION_MS=3600000.*REQUEST_ID_TTL_MS/);
+    expect(loadConfig({ CALL_RETENTION_MS: '0' }).CALL_RETENTION_MS).to.equal(0);
+    expect(loadConfig({ CALL_RETENTION_MS: '2000', REQUEST_ID_TTL_MS: '2000' }).CALL_RETENTION_MS).to.equal(2000);
+  });
 
   it('requires JWT_SECRET in production', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).to.throw(ConfigError, 'JWT_SECRET');

@@ -15,6 +15,7 @@ import {
 import { bindActions, type Services } from '../server/gateway/actions.js';
 import { connect, DROPOFF, token, type TestClient } from './support/clients.js';
 import { ackProblem, normalRide, rawHttp, restProblem, type RawResponse } from './support/hostile.js';
+import { createTestDatabase, type TestDatabase } from './support/postgres.js';
 import { startStack, type Stack } from './support/stack.js';
 
 /** Every client event of the contract; `satisfies` fails to compile when the protocol gains one. */
@@ -272,11 +273,13 @@ const contentEncoding = fc.constantFrom(undefined, undefined, undefined, 'gzip',
 const method = fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE');
 type Route =
   | 'POST /api/calls' | 'GET /api/calls' | 'GET /api/calls/:id' | 'GET /api/calls/active' | 'POST /api/calls/:id/cancel'
+  | 'GET /api/calls/:id/history' | 'GET /api/calls/closed' | 'GET /api/calls/export'
   | 'POST /api/driver/online' | 'POST /api/driver/offline' | 'POST /api/driver/location'
   | 'POST /api/calls/:id/accept' | 'POST /api/calls/:id/reject'
   | 'POST /api/calls/:id/arrived' | 'POST /api/calls/:id/start' | 'POST /api/calls/:id/complete' | 'POST /api/calls/:id/back-out';
 const ROUTES: Route[] = [
   'POST /api/calls', 'GET /api/calls', 'GET /api/calls/:id', 'GET /api/calls/active', 'POST /api/calls/:id/cancel',
+  'GET /api/calls/:id/history', 'GET /api/calls/closed', 'GET /api/calls/export',
   'POST /api/driver/online', 'POST /api/driver/offline', 'POST /api/driver/location',
   'POST /api/calls/:id/accept', 'POST /api/calls/:id/reject',
   'POST /api/calls/:id/arrived', 'POST /api/calls/:id/start', 'POST /api/calls/:id/complete', 'POST /api/calls/:id/back-out',
@@ -312,8 +315,12 @@ describe('fuzz', function () {
   /** Every non-ok code seen, for the failure messages. */
   const seen: Record<string, number> = {};
 
+  let db: TestDatabase;
+
   before(async () => {
-    stack = await startStack({ gateways: 1, dispatchers: 1, env: { RATE_LIMIT_PER_S: 0, LOCATION_RATE_LIMIT_PER_S: 0 } });
+    // On PostgreSQL, so the gateway reads the ledger and the fuzz reaches the ledger's routes.
+    db = await createTestDatabase();
+    stack = await startStack({ gateways: 1, dispatchers: 1, env: { RATE_LIMIT_PER_S: 0, LOCATION_RATE_LIMIT_PER_S: 0, DATABASE_URL: db.url } });
     url = stack.gateways[0]!.url;
     for (const role of ROLES) {
       clients[role] = await connect(url, `fz-${role}`, role);
@@ -323,6 +330,7 @@ describe('fuzz', function () {
   after(async () => {
     for (const c of Object.values(clients)) c.close();
     await stack.stop();
+    await db.drop();
   });
 
   it('the fuzzed events and routes are exactly the server\'s action bindings and the action table\'s routes', () => {

@@ -219,7 +219,7 @@ describe('call lifecycle', function () {
       const r = await rider();
       const id = `lost-${++n}`;
       const created = await commandsOf(stack).request({
-        callId: id, passengerId: r.id, requestId: id, pickup: place, dropoff: DROPOFF, now: clock(), requestTtlS: 60, safetyTimerMs: 50,
+        callId: id, passengerId: r.id, requestId: id, pickup: place, dropoff: DROPOFF, now: clock(), requestTtlMs: 60_000, safetyTimerMs: 50,
         region: regionOf(place, regionResolution(loadConfig({}))), vehicleClass: 'standard',
       });
       expect(created.created).to.equal(true);

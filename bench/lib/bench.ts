@@ -8,6 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { enableLagReports } from './lag.js';
+import { ledger, type LedgerResult } from './ledger.js';
 import { matching, type MatchingResult } from './matching.js';
 import type { MatchScenario } from './match-plan.js';
 import { makePlan, SCENARIOS, TARGETS, type Mode, type Plan, type Scenario } from './plan.js';
@@ -106,6 +107,8 @@ export interface BenchResult {
   connections?: ConnectionsResult;
   rest?: RestScenario;
   micro?: MicroResult;
+  /** The ledger on SQLite and on PostgreSQL: the writer alone, and the stack at 400 calls/s. */
+  ledger?: LedgerResult;
   matching?: MatchingResult;
   profiles?: ProfileRun[];
 }
@@ -268,6 +271,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
         return ctx.worker(0).run('micro', microPlan).result;
       });
     }
+    result.ledger = await attempt('ledger', () => ledger(ctx));
     result.matching = await attempt('matching', () => matching(ctx));
     await ctx.stopStack();
 

@@ -2,7 +2,7 @@
 import { matchPlan, type MatchPlan } from './match-plan.js';
 
 export type Mode = 'full' | 'quick' | 'tiny';
-export const SCENARIOS = ['capacity', 'throughput', 'latency', 'contention', 'connections', 'rest', 'micro', 'matching', 'profile'] as const;
+export const SCENARIOS = ['capacity', 'throughput', 'latency', 'contention', 'connections', 'rest', 'micro', 'ledger', 'matching', 'profile'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface Plan {
@@ -31,6 +31,12 @@ export interface Plan {
   rest: { connections: number; durationS: number; rawDurationS: number; freshStack: boolean };
   /** Micro-measurements of the hot paths the profiles name (null: not in this mode). */
   micro: { ledgerEntries: number; tokens: number; breakerFires: number } | null;
+  /**
+   * The ledger on SQLite and on PostgreSQL: `entries` written alone in batches of `batch` through
+   * each backend, then the stack at `rate` calls/s for `durationS` on each, the stream's backlog
+   * sampled every `sampleMs`; after the calls, at most `emptyWaitS` for the stream to empty.
+   */
+  ledger: { entries: number; batch: number; rate: number; durationS: number; drainMs: number; sampleMs: number; emptyWaitS: number };
   /** CPU-profile the product where a target is missed: seconds of load per profile. */
   profile: { durationS: number };
   /** Issue 11: greedy against batched matching (bench/lib/match-plan.ts). */
@@ -49,6 +55,7 @@ export function makePlan(mode: Mode): Plan {
         connections: { sockets: 20_000, rate: 200, durationS: 20, drainMs: 10_000, rawDurationS: 5, locationEveryMs: 5000, rawIdle: true, idleS: 5 },
         rest: { connections: 100, durationS: 10, rawDurationS: 5, freshStack: true },
         micro: { ledgerEntries: 6000, tokens: 5000, breakerFires: 40_000 },
+        ledger: { entries: 60_000, batch: 500, rate: 400, durationS: 25, drainMs: 10_000, sampleMs: 250, emptyWaitS: 30 },
         profile: { durationS: 10 },
         matching: matchPlan(mode),
       };
@@ -62,6 +69,7 @@ export function makePlan(mode: Mode): Plan {
         connections: { sockets: 2000, rate: 200, durationS: 1.5, drainMs: 1000, rawDurationS: 0.5, locationEveryMs: 5000, rawIdle: false, idleS: 0 },
         rest: { connections: 100, durationS: 3, rawDurationS: 0.7, freshStack: false },
         micro: null,
+        ledger: { entries: 12_000, batch: 500, rate: 400, durationS: 5, drainMs: 3000, sampleMs: 250, emptyWaitS: 15 },
         profile: { durationS: 4 },
         matching: matchPlan(mode),
       };
@@ -75,6 +83,7 @@ export function makePlan(mode: Mode): Plan {
         connections: { sockets: 200, rate: 10, durationS: 1, drainMs: 3000, rawDurationS: 0.5, locationEveryMs: 5000, rawIdle: true, idleS: 0.5 },
         rest: { connections: 10, durationS: 1, rawDurationS: 0.5, freshStack: false },
         micro: { ledgerEntries: 600, tokens: 200, breakerFires: 2000 },
+        ledger: { entries: 1200, batch: 500, rate: 20, durationS: 1, drainMs: 3000, sampleMs: 250, emptyWaitS: 10 },
         profile: { durationS: 1 },
         matching: matchPlan(mode),
       };
@@ -109,4 +118,9 @@ export const TARGETS = {
   restAvailability: 100,
   oldRestPerS: 11.28,
   oldRestAvailability: 36.98,
+  /** The ledger on PostgreSQL at `ledgerRate` calls/s: the oldest unwritten entry younger than this (s). */
+  ledgerRate: 400,
+  ledgerLagS: 1,
+  /** PostgreSQL's writer CPU per entry (Node + its backend) at most this many times SQLite's (in-process). */
+  ledgerCpuRatio: 2,
 };

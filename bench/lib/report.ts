@@ -4,6 +4,7 @@ import type { BenchResult } from './bench.js';
 import { TARGETS } from './plan.js';
 import type { CpuShare } from './procs.js';
 import type { ProfileSummary } from './profile.js';
+import { ledgerMarkdown, ledgerRows } from './report-ledger.js';
 import { matchingMarkdown, matchingRows } from './report-matching.js';
 import type { StepResult } from './scenarios.js';
 
@@ -164,6 +165,7 @@ export function rows(r: BenchResult): Row[] {
       verdict: '—',
     });
   }
+  if (r.ledger) out.push(...ledgerRows(r.ledger, r.plan.ledger));
   if (r.matching) out.push(...matchingRows(r.matching, r.plan.matching));
   return out;
 }
@@ -318,10 +320,11 @@ export function markdown(r: BenchResult): string {
     const x = (a: number, b: number) => ratio(a, b);
     L.push('', '### Hot paths the profiles name, measured alone', '', '`bench/tasks/micro.ts`, in a load worker; each product path beside another way to do the same work.', '');
     L.push('| path | product | other way | product / other |', '|---|---|---|---|');
-    L.push(`| ledger writer (server/ledger/writer.ts), ${n(m.ledger.entries)} entries in batches of 500 | ${m.ledger.product} µs per entry | ${m.ledger.prepared} µs (the three statements prepared once, by hand) | ${x(m.ledger.product, m.ledger.prepared)} |`);
+    L.push(`| SQLite ledger writer (server/ledger/sqlite.ts), ${n(m.ledger.entries)} entries in batches of 500 | ${m.ledger.product} µs per entry | ${m.ledger.prepared} µs (the three statements prepared once, by hand) | ${x(m.ledger.product, m.ledger.prepared)} |`);
     L.push(`| token check (server/gateway/auth.ts), ${n(m.jwt.tokens)} HS256 tokens | ${m.jwt.product} µs per token (its createVerifier: node:crypto HMAC, jose decoding) | ${m.jwt.jose} µs (jose jwtVerify, WebCrypto key made once) | ${x(m.jwt.product, m.jwt.jose)} |`);
     L.push(`| a failing call through the breaker (server/gateway/breaker.ts), ${n(m.breaker.fires)} calls in the window | ${m.breaker.product} ms per call (its breaker) | ${m.breaker.percentiles} ms (opossum's default: rolling percentiles on) | ${x(m.breaker.product, m.breaker.percentiles)} |`);
   }
+  if (r.ledger) L.push(...ledgerMarkdown(r.ledger, r.plan.ledger));
   if (r.matching) L.push(...matchingMarkdown(r.matching, r.plan.matching));
   if (r.profiles?.length) {
     L.push('', '### CPU profiles (`node --cpu-prof`)', '');

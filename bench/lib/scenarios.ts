@@ -165,7 +165,7 @@ export function judge(rate: number, r: LoadResult): string[] {
 
 export async function loadStep(
   ctx: BenchCtx, rate: number, durationS: number, drainMs: number,
-  extra: { drivers?: number; riders?: number; whileRunning?: () => Promise<void> } = {},
+  extra: { drivers?: number; riders?: number; whileRunning?: () => Promise<void>; onDraining?: () => Promise<void> } = {},
 ): Promise<StepResult> {
   const stack = ctx.stack;
   if (!stack) throw new Error('no product stack');
@@ -183,6 +183,7 @@ export async function loadStep(
     if (extra.whileRunning) await extra.whileRunning().catch(() => undefined);
     await h.event('draining').catch(() => undefined);
     cpu = w.stop();
+    if (extra.onDraining) await extra.onDraining().catch(() => undefined);
     lag = await lagEnd(ctx.roles());
   } catch {
     // the task failed before running: its result says why

@@ -1,5 +1,6 @@
 /** Every task a load worker can run, by name. */
 import { contention } from './contention.js';
+import { ledgerWriter } from './ledger-writer.js';
 import { fleet, load } from './load.js';
 import { matchDrivers } from './match-drivers.js';
 import { matchRiders } from './match-riders.js';
@@ -10,7 +11,7 @@ import { rawAck, rawIdle, rawRelease, rawRoom } from './raw-sio.js';
 import { rest } from './rest.js';
 
 export const TASKS = {
-  load, fleet, contention, matchDrivers, matchRiders, rest, micro, rawAck, rawRoom, rawIdle, rawRelease, rawBullmqProduce, rawBullmqConsume, rawEvalsha,
+  load, fleet, contention, matchDrivers, matchRiders, rest, micro, ledgerWriter, rawAck, rawRoom, rawIdle, rawRelease, rawBullmqProduce, rawBullmqConsume, rawEvalsha,
 };
 
 export type TaskName = keyof typeof TASKS;

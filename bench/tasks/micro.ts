@@ -1,7 +1,7 @@
 /**
  * Micro-measurements of three product code paths the CPU profiles pointed at, each beside another
  * way to do the same work (in a load worker, on this machine, one at a time):
- *  - the ledger writer (server/ledger/writer.ts, its statements prepared once per database) against
+ *  - the SQLite ledger writer (server/ledger/sqlite.ts, its statements prepared once per database) against
  *    the same three statements prepared by hand;
  *  - token verification (server/gateway/auth.ts: node:crypto's synchronous HMAC, jose decoding the
  *    parts) against jose's own jwtVerify through WebCrypto, the product's way before;
@@ -18,8 +18,8 @@ import type { Call } from '../../protocol/index.js';
 import { Claims } from '../../protocol/index.js';
 import { createVerifier } from '../../server/gateway/auth.js';
 import { createBreaker } from '../../server/gateway/breaker.js';
-import { openLedger } from '../../server/ledger/db.js';
-import { writeEntries, type LedgerEntry } from '../../server/ledger/writer.js';
+import { SqliteLedger } from '../../server/ledger/sqlite.js';
+import type { LedgerEntry } from '../../server/ledger/store.js';
 import { createLogger } from '../../server/log.js';
 import { Metrics } from '../../server/metrics.js';
 import { hs256 } from './rest.js';
@@ -41,7 +41,8 @@ export interface MicroResult {
 
 const STATUSES = ['requested', 'offered', 'dispatched', 'arrived', 'in_progress', 'completed'] as const;
 
-function entries(n: number, tag: string): LedgerEntry[] {
+/** `n` ledger entries: rides `${tag}0`, `${tag}1`, … each through the six statuses of a trip (the consumer's shape). */
+export function entries(n: number, tag: string): LedgerEntry[] {
   const out: LedgerEntry[] = [];
   const at = new Date().toISOString();
   for (let i = 0; out.length < n; i++) {
@@ -58,17 +59,17 @@ function entries(n: number, tag: string): LedgerEntry[] {
 
 const us = (ms: number, n: number) => Math.round((ms * 1000 * 10) / n) / 10;
 
-function ledger(n: number): MicroResult['ledger'] {
+async function ledger(n: number): Promise<MicroResult['ledger']> {
   const dir = mkdtempSync(join(tmpdir(), 'dispatch-bench-ledger-'));
   try {
-    const db = openLedger(join(dir, 'ledger.db'));
+    const db = new SqliteLedger(join(dir, 'ledger.db'));
     const a = entries(n, 'a');
     let t = performance.now();
-    for (let i = 0; i < n; i += 500) writeEntries(db, a.slice(i, i + 500));
+    for (let i = 0; i < n; i += 500) await db.write(a.slice(i, i + 500));
     const product = us(performance.now() - t, n);
 
     // The writer's three statements, written out and prepared once.
-    const s = db.$client;
+    const s = db.sqlite;
     const selA = s.prepare('SELECT driver_id FROM call_assignments WHERE call_id = ? AND gen = ?');
     const insA = s.prepare('INSERT INTO call_assignments (call_id, gen, driver_id, seq, at) VALUES (?, ?, ?, ?, ?)');
     const insE = s.prepare('INSERT INTO call_events (call_id, seq, status, driver_id, at, stream_id) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING');
@@ -137,5 +138,5 @@ async function breaker(fires: number): Promise<MicroResult['breaker']> {
 }
 
 export async function micro(a: MicroArgs): Promise<MicroResult> {
-  return { ledger: ledger(a.ledgerEntries), jwt: await jwt(a.tokens), breaker: await breaker(a.breakerFires) };
+  return { ledger: await ledger(a.ledgerEntries), jwt: await jwt(a.tokens), breaker: await breaker(a.breakerFires) };
 }

@@ -35,7 +35,10 @@ function errorResponses(codes: readonly ErrorCode[]): Record<string, ZodOpenApiR
 }
 
 function actionOperation(a: Action, route: RestRoute): ZodOpenApiOperationObject {
-  const success = { description: 'Success', content: { 'application/json': { schema: a.result } } };
+  // A streamed answer: one result per line (RestRoute.ndjson).
+  const success = route.ndjson
+    ? { description: 'Success: NDJSON, one line per value, the end line last', content: { 'application/x-ndjson': { schema: a.result } } }
+    : { description: 'Success', content: { 'application/json': { schema: a.result } } };
   const responses: Record<string, ZodOpenApiResponseObject> = { [route.status]: success };
   if (route.also) responses[route.also.status] = { ...success, description: `Success: ${route.also.when}` };
   Object.assign(responses, errorResponses(answerCodes(a, 'rest')));

@@ -5,15 +5,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  isTerminal, type Call, type CallRequest, type ListQuery, type User, type UserRole,
+  isTerminal, type Call, type CallHistory, type CallRequest, type ClosedQuery, type ExportLine, type ExportQuery, type ListQuery, type User,
+  type UserRole,
 } from '../../protocol/index.js';
 import { clock, follow, type Context } from '../context.js';
 import { AppError } from '../errors.js';
 import { TIMER_LEASE_MS } from '../jobs.js';
+import { decodeCursor, encodeCursor, type Cursor, type LedgerReads } from '../ledger/store.js';
 import { regionOf, regionResolution } from '../region.js';
 
-/** How long a requestId is remembered for idempotency. */
-const REQUEST_TTL_S = 24 * 3600;
+/** Calls one export reads from the ledger at a time. */
+const EXPORT_PAGE = 1000;
 
 export function requireRole(user: User, ...roles: UserRole[]): void {
   if (!roles.includes(user.role)) throw new AppError('FORBIDDEN', `role ${user.role} may not do this`);
@@ -41,7 +43,7 @@ export class CallService {
     const vehicleClass = vehicleClassOf(this.ctx, input.vehicleClass);
     const { call, created, effects } = await this.ctx.commands.request({
       callId: randomUUID(), passengerId: user.id, requestId: input.requestId, pickup: input.pickup, dropoff: input.dropoff,
-      now: clock(), requestTtlS: REQUEST_TTL_S, safetyTimerMs: TIMER_LEASE_MS, region: regionOf(input.pickup, this.resolution), vehicleClass,
+      now: clock(), requestTtlMs: this.ctx.config.REQUEST_ID_TTL_MS, safetyTimerMs: TIMER_LEASE_MS, region: regionOf(input.pickup, this.resolution), vehicleClass,
     });
     await follow(this.ctx, effects);
     if (created) this.ctx.log.info({ callId: call.id, passengerId: user.id, status: call.status }, 'call requested');
@@ -95,8 +97,103 @@ export class CallService {
     return out;
   }
 
+  /** Every status change of a call, from the ledger: for whoever may read the call. */
+  async history(user: User, callId: string): Promise<CallHistory> {
+    const ledger = this.ledger();
+    await this.get(user, callId);
+    return { callId, events: await reading(ledger.history(callId)) };
+  }
+
+  /** Ended calls from the ledger, the latest to end first, a page at a time (admin). */
+  async closed(user: User, q: ClosedQuery): Promise<{ items: Call[]; next: string | null }> {
+    requireRole(user, 'admin');
+    const ledger = this.ledger();
+    const rows = await reading(ledger.closed({ status: q.status, limit: q.limit + 1, before: q.cursor === undefined ? undefined : cursorOf(q.cursor) }));
+    const items = rows.slice(0, q.limit);
+    const last = items.at(-1);
+    return { items, next: rows.length > q.limit && last ? encodeCursor({ at: last.updatedAt, id: last.id }) : null };
+  }
+
+  /**
+   * The calls created in [from, to) from the ledger, oldest first, then the end line (admin). The
+   * first page is read before anything is answered, so a ledger that cannot be read is an error
+   * status; a failure later ends the stream with the error in its end line, and where to go on.
+   */
+  async export(user: User, q: ExportQuery): Promise<AsyncIterable<ExportLine>> {
+    requireRole(user, 'admin');
+    const ledger = this.ledger();
+    const max = q.limit ?? Infinity;
+    let after = q.cursor === undefined ? undefined : cursorOf(q.cursor);
+    const page = (limit: number) => reading(ledger.exportPage({ from: q.from, to: q.to, after, limit }));
+    // Settled: nothing created in the range can still arrive (changes reach the ledger in order of the stream).
+    const [oldest] = await this.ctx.redis.xrange(this.ctx.keys.ledger, '-', '+', 'COUNT', 1);
+    const toMs = Date.parse(q.to);
+    const settled = toMs <= Date.now() && (!oldest || Number(oldest[0].split('-')[0]) >= toMs);
+    let rows: Call[] | undefined = await page(Math.min(EXPORT_PAGE, max));
+    const log = this.ctx.log;
+    return (async function* lines(): AsyncGenerator<ExportLine> {
+      let count = 0;
+      const next = () => (after ? encodeCursor(after) : null);
+      try {
+        for (;;) {
+          const want = Math.min(EXPORT_PAGE, max - count);
+          const got: Call[] = rows ?? (await page(want));
+          rows = undefined;
+          for (const call of got) {
+            yield call;
+            after = { at: call.createdAt, id: call.id };
+            count++;
+          }
+          if (got.length < want) break; // the range is done
+          if (count >= max) {
+            // Stopped by the limit: a cursor only if there is more.
+            const more = await page(1);
+            yield { end: { count, next: more.length > 0 ? next() : null, settled } };
+            return;
+          }
+        }
+        yield { end: { count, next: null, settled } };
+      } catch (err) {
+        log.warn({ err, count }, 'export: the ledger failed part way');
+        yield { end: { count, next: next(), settled, error: { code: 'UNAVAILABLE', message: 'the ledger stopped answering: ask again from next' } } };
+      }
+    })();
+  }
+
+  /** The ledger's reads, or UNAVAILABLE where this process cannot read it. */
+  private ledger(): LedgerReads {
+    if (!this.ctx.ledger) throw new AppError('UNAVAILABLE', LEDGER_UNREADABLE);
+    return this.ctx.ledger;
+  }
+
+  /**
+   * A call from Redis, or from the ledger once retention removed it there. Retention removes only
+   * ended calls, and only after the ledger committed their final change, so only a row in a final
+   * status is that call's answer (a SQLite file of one of several dispatchers may hold an older one).
+   */
   private async load(callId: string): Promise<Call | null> {
     const json = await this.ctx.redis.hget(this.ctx.keys.call(callId), 'json');
-    return json ? (JSON.parse(json) as Call) : null;
+    if (json) return JSON.parse(json) as Call;
+    const row = this.ctx.ledger ? await reading(this.ctx.ledger.call(callId)) : null;
+    return row && isTerminal(row.status) ? row : null;
   }
+}
+
+/** What a gateway without a readable ledger answers for the ledger's routes. */
+export const LEDGER_UNREADABLE =
+  'the ledger is not readable from this process: with SQLite only a process that writes it (ROLE=all) serves this; with DATABASE_URL every gateway does';
+
+/** A ledger read; a database that does not answer is UNAVAILABLE, not an internal error. */
+async function reading<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    throw new AppError('UNAVAILABLE', 'the ledger is not answering', { cause: err });
+  }
+}
+
+function cursorOf(text: string): Cursor {
+  const cursor = decodeCursor(text);
+  if (!cursor) throw new AppError('VALIDATION_FAILED', 'cursor: not a cursor this server gave');
+  return cursor;
 }

@@ -17,6 +17,7 @@
 import type { Logger } from 'pino';
 import { enqueueRounds, enqueueTimers, regionRescueMs, TIMER_LEASE_MS, type DispatchQueue } from '../jobs.js';
 import type { Commands } from '../redis/commands.js';
+import { repeat } from '../repeat.js';
 
 /** How often a dispatcher looks for due timers: a wave moves on at most this late. */
 export const SWEEP_MS = 100;
@@ -32,11 +33,6 @@ export interface Sweeper {
 type SweepDeps = { commands: Pick<Commands, 'dueTimers' | 'dueRegions'>; queue: DispatchQueue; log: Logger; config?: { MATCH_WINDOW_MS: number } };
 
 export function startTimerSweep(d: SweepDeps, everyMs = SWEEP_MS, leaseMs = TIMER_LEASE_MS): Sweeper {
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<unknown> = Promise.resolve();
-  let failing = false;
-
   async function sweep(): Promise<number> {
     const now = Date.now();
     const due = await d.commands.dueTimers({ now, leaseMs, max: BATCH });
@@ -54,32 +50,8 @@ export function startTimerSweep(d: SweepDeps, everyMs = SWEEP_MS, leaseMs = TIME
     return Math.max(due.length, regions.length);
   }
 
-  const loop = () => {
-    if (stopped) return;
-    running = sweep().then(
-      (n) => {
-        if (failing) d.log.info('call timers swept again');
-        failing = false;
-        return n;
-      },
-      (err: unknown) => {
-        // Redis is away: the timers wait in Redis; say so once, not every look.
-        if (!failing) d.log.warn({ err }, 'sweeping call timers failed; retrying');
-        failing = true;
-        return 0;
-      },
-    ).then((n) => {
-      if (!stopped) timer = setTimeout(loop, n === BATCH ? 0 : everyMs);
-    });
-  };
-  timer = setTimeout(loop, 0);
+  // Redis away: the timers wait in Redis; the failure is said once, not at every look.
+  const looking = repeat({ look: async () => (await sweep()) === BATCH, everyMs, firstInMs: 0, log: d.log, what: 'sweeping call timers' });
 
-  return {
-    sweep,
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
+  return { sweep, stop: () => looking.stop() };
 }

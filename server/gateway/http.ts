@@ -20,6 +20,8 @@ export interface HttpDeps {
   log: Logger;
   /** Resolves true when this process can do its work (Redis and, for dispatchers, the queue). */
   ready: () => Promise<boolean>;
+  /** The ledger's state, where this process writes or reads one: reported by /readyz, never a reason to be unready. */
+  ledgerHealth?: () => Promise<'ok' | 'degraded' | undefined>;
   metrics: Metrics;
   /** When set, /metrics needs this bearer token. */
   metricsToken?: string;
@@ -41,8 +43,8 @@ export function createHttpApp(d: HttpDeps): express.Express {
     res.json({ status: 'ok' });
   });
   app.get('/readyz', (_req, res, next) => {
-    d.ready().catch(() => false).then((ok) => {
-      res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'unavailable' });
+    Promise.all([d.ready().catch(() => false), d.ledgerHealth?.().catch(() => 'degraded' as const)]).then(([ok, ledger]) => {
+      res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'unavailable', ...(ledger ? { ledger } : {}) });
     }, next);
   });
   app.get('/metrics', (req, res, next) => {
@@ -94,12 +96,32 @@ function mountApi(app: express.Express, d: HttpDeps, api: NonNullable<HttpDeps['
       const id = req.params.id;
       const payload = restPayload(route, { id: typeof id === 'string' ? id : undefined, body: req.body, query: req.query });
       void runAction(res.locals.user, action, payload, 'rest').then((outcome) => {
-        if (outcome.ok) res.status(outcome.repeated && route.also ? route.also.status : route.status).json(outcome.data);
-        else res.status(HTTP_STATUS[outcome.error.code]).json({ error: outcome.error });
+        if (!outcome.ok) res.status(HTTP_STATUS[outcome.error.code]).json({ error: outcome.error });
+        else if ('ndjson' in route) void streamLines(res.status(route.status), outcome.data as unknown as AsyncIterable<unknown>, d.log);
+        else res.status(outcome.repeated && route.also ? route.also.status : route.status).json(outcome.data);
       });
     });
   }
   app.use('/api', router);
+}
+
+/** An NDJSON answer: one JSON value per line, written as the client reads them (back-pressure), stopped when it goes. */
+async function streamLines(res: Response, lines: AsyncIterable<unknown>, log: Logger): Promise<void> {
+  res.type('application/x-ndjson').setHeader('Cache-Control', 'no-store');
+  let gone = false;
+  res.once('close', () => {
+    gone = true;
+    res.emit('drain');
+  });
+  try {
+    for await (const line of lines) {
+      if (gone) break; // leaving the loop ends the generator (its finally runs)
+      if (!res.write(`${JSON.stringify(line)}\n`)) await new Promise((r) => res.once('drain', r));
+    }
+  } catch (err) {
+    log.error({ err }, 'stream failed');
+  }
+  res.end();
 }
 
 /** Framework failures (too large, not JSON, bad encoding or escape) as contract errors. */

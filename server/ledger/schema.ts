@@ -1,21 +1,30 @@
-/** The SQLite ledger: every call (its latest state) and every status change of it. */
-import { integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+/**
+ * The ledger on SQLite: every call (its latest state) and every status change of it. The same
+ * tables on PostgreSQL are in schema.pg.ts; the two are kept column for column alike.
+ */
+import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
-export const calls = sqliteTable('calls', {
-  id: text('id').primaryKey(),
-  passengerId: text('passenger_id').notNull(),
-  status: text('status').notNull(),
-  driverId: text('driver_id'),
-  pickupLat: real('pickup_lat').notNull(),
-  pickupLng: real('pickup_lng').notNull(),
-  dropoffLat: real('dropoff_lat').notNull(),
-  dropoffLng: real('dropoff_lng').notNull(),
-  /** The full wire Call at `seq`, so nothing the contract holds is lost. */
-  json: text('json').notNull(),
-  seq: integer('seq').notNull(),
-  createdAt: text('created_at').notNull(),
-  updatedAt: text('updated_at').notNull(),
-});
+export const calls = sqliteTable(
+  'calls',
+  {
+    id: text('id').primaryKey(),
+    passengerId: text('passenger_id').notNull(),
+    status: text('status').notNull(),
+    driverId: text('driver_id'),
+    pickupLat: real('pickup_lat').notNull(),
+    pickupLng: real('pickup_lng').notNull(),
+    dropoffLat: real('dropoff_lat').notNull(),
+    dropoffLng: real('dropoff_lng').notNull(),
+    /** The full wire Call at `seq`, so nothing the contract holds is lost. */
+    json: text('json').notNull(),
+    seq: integer('seq').notNull(),
+    /** ISO-8601 UTC with milliseconds: sorts as text. */
+    createdAt: text('created_at').notNull(),
+    updatedAt: text('updated_at').notNull(),
+  },
+  // The export reads by creation time, the closed-calls listing by the time of the last change.
+  (t) => [index('calls_created_idx').on(t.createdAt, t.id), index('calls_updated_idx').on(t.updatedAt, t.id)],
+);
 
 export const callEvents = sqliteTable(
   'call_events',

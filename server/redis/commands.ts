@@ -152,7 +152,7 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
   return {
     /** Create (or, for a repeated requestId, return) a passenger's call. */
     async request(i: {
-      callId: string; passengerId: string; requestId: string; pickup: LatLng; dropoff: LatLng; now: Now; requestTtlS: number; safetyTimerMs: number;
+      callId: string; passengerId: string; requestId: string; pickup: LatLng; dropoff: LatLng; now: Now; requestTtlMs: number; safetyTimerMs: number;
       region: string; vehicleClass: string;
     }): Promise<{ call: Call; created: boolean; effects: Effects }> {
       const requestKey = keys.request(i.passengerId, i.requestId);
@@ -173,7 +173,7 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
           ...(existing ? [keys.call(existing)] : []), ...(active ? [keys.call(active)] : []),
         ],
         [
-          i.callId, i.passengerId, i.requestId, JSON.stringify(i.pickup), JSON.stringify(i.dropoff), i.now.ms, i.now.iso, i.requestTtlS,
+          i.callId, i.passengerId, i.requestId, JSON.stringify(i.pickup), JSON.stringify(i.dropoff), i.now.ms, i.now.iso, i.requestTtlMs,
           i.safetyTimerMs, existing, active, i.region, i.vehicleClass, match.regionRescueMs, match.strategy === 'batched' ? '1' : '0',
         ],
       ]);
@@ -638,6 +638,39 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
       if (driverIds.length === 0) return [];
       const r = await run('waitingNear', [keys.freeDrivers, keys.waitingCalls], [match.radiusM, REMATCH_PER_DRIVER, ...driverIds]);
       return list(r.calls);
+    },
+
+    /** Ended calls due for retention: their end is older than `before` (epoch ms), oldest first. */
+    async endedBefore(i: { before: number; max: number }): Promise<string[]> {
+      return redis.zrangebyscore(keys.endedCalls, '-inf', i.before, 'LIMIT', 0, i.max);
+    },
+
+    /** Retention: remove an ended call's live keys (retire.lua); reads its passenger, requestId and offered drivers first. */
+    async retire(i: { callId: string; now: number; retentionMs: number }): Promise<'removed' | 'gone' | 'open' | 'later'> {
+      for (let attempt = 0; attempt < RETRIES; attempt++) {
+        const [[, fields], [, drivers]] = (await redis.multi().hmget(keys.call(i.callId), 'passengerId', 'requestId').hkeys(keys.callOffers(i.callId)).exec()) as [
+          [unknown, (string | null)[]], [unknown, string[]],
+        ];
+        const [passengerId, requestId] = fields;
+        const r = await run('retire', [
+          keys.call(i.callId), keys.callOffers(i.callId), keys.callSent(i.callId), keys.allCalls, keys.passengerCalls(passengerId ?? ''),
+          keys.passengerActive(passengerId ?? ''), keys.request(passengerId ?? '', requestId ?? ''), keys.endedCalls,
+          ...drivers.map((d) => keys.driverOffers(d)),
+        ], [i.callId, i.now, i.retentionMs, ...drivers]);
+        const outcome = str(r.outcome);
+        if (outcome !== 'retry') return outcome as 'removed' | 'gone' | 'open' | 'later';
+      }
+      throw new AppError('UNAVAILABLE', 'the call kept changing under its retention');
+    },
+
+    /** The ledger stream's backlog: entries not yet written, their memory, the age of the oldest (s). */
+    async ledgerBacklog(now: number): Promise<{ entries: number; bytes: number; oldestSeconds: number }> {
+      const [[, entries], [, bytes], [, first]] = (await redis.multi()
+        .xlen(keys.ledger).call('MEMORY', 'USAGE', keys.ledger).xrange(keys.ledger, '-', '+', 'COUNT', 1).exec()) as [
+        [unknown, number], [unknown, number | null], [unknown, [string, string[]][]],
+      ];
+      const oldest = first[0] ? Number(first[0][0].split('-')[0]) : now;
+      return { entries, bytes: bytes ?? 0, oldestSeconds: Math.max(0, (now - oldest) / 1000) };
     },
 
     /** Due call timers, each leased to this sweeper: member `callId:wave` and the score it was due at. */

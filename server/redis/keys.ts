@@ -44,8 +44,12 @@ export interface Keys {
   allCalls: string;
   /** ZSET: the timer of each open call, member `callId:wave`, score when it is due (its wave's end or its deadline); swept by dispatchers. */
   callTimers: string;
-  /** STREAM: every state change, consumed into the SQLite ledger. */
+  /** STREAM: every state change not yet written to the ledger (SQLite or PostgreSQL); written entries are deleted. */
   ledger: string;
+  /** STREAM: ledger entries the database refused for their data (fields of the entry, plus streamId and error): for an operator to look at. */
+  ledgerDead: string;
+  /** ZSET: ended calls whose final change the ledger has committed, by the time they ended; retention removes them (CALL_RETENTION_MS). */
+  endedCalls: string;
   /** Socket.IO redis-adapter / emitter channel prefix. */
   adapterChannel: string;
   /** Key prefix of one rate limiter (rate-limiter-flexible appends the limited key). */
@@ -73,6 +77,8 @@ export function makeKeys(prefix: string): Keys {
     allCalls: `${prefix}:calls`,
     callTimers: `${prefix}:timers:calls`,
     ledger: `${prefix}:ledger`,
+    endedCalls: `${prefix}:calls:ended`,
+    ledgerDead: `${prefix}:ledger:dead`,
     adapterChannel: `${prefix}:sio`,
     rateLimit: (name) => `${prefix}:rl:${name}`,
   };

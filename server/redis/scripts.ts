@@ -23,7 +23,7 @@ const INCLUDE = /^--- @include "([a-z-]+)"\s*$/gm;
 
 export const SCRIPT_NAMES = [
   'request', 'waveEnd', 'ready', 'roundBegin', 'roundCommit', 'dueRegions', 'accept', 'reject', 'cancel', 'tripStep', 'tripCancel', 'dueTimers',
-  'driverOnline', 'driverOffline', 'driverLocation', 'driverAway', 'waitingNear', 'endDriverOffers', 'releasePassenger',
+  'driverOnline', 'driverOffline', 'driverLocation', 'driverAway', 'waitingNear', 'endDriverOffers', 'releasePassenger', 'retire',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
@@ -66,7 +66,7 @@ const KEY_CHECK_LUA = `-- Test mode (server/redis/scripts.ts): every key a comma
 local declaredKeys = {}
 for _, k in ipairs(KEYS) do declaredKeys[k] = true end
 local FIRST_KEY = { get = true, set = true, hget = true, hset = true, hdel = true, hgetall = true, hkeys = true, hvals = true,
-  hmget = true, hincrby = true, incr = true, zrange = true, hexists = true, zadd = true, zrem = true, zcard = true, zscore = true, zrangebyscore = true,
+  hmget = true, hincrby = true, incr = true, zrange = true, hexists = true, zadd = true, zrem = true, pttl = true, zcard = true, zscore = true, zrangebyscore = true,
   geoadd = true, geopos = true, geosearch = true, xadd = true }
 local ALL_KEYS = { del = true, unlink = true, exists = true }
 local function keyChecked(command, ...)

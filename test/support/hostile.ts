@@ -136,9 +136,19 @@ export function ackProblem(res: unknown): string | null {
 }
 
 /** Null when a REST answer is a success with JSON or a contract error with the matching status. */
+/** True for an NDJSON body: one JSON value per line (a streamed answer). */
+function ndjson(text: string): boolean {
+  const lines = text.split('\n').filter(Boolean);
+  try {
+    return lines.length > 0 && lines.every((l) => JSON.parse(l) !== undefined);
+  } catch {
+    return false;
+  }
+}
+
 export function restProblem(res: RawResponse): string | null {
   if (LEAK.test(res.text)) return `body leaks internals: ${res.text.slice(0, 300)}`;
-  if (res.status === 200 || res.status === 201) return res.json === undefined ? `${res.status} without a JSON body` : null;
+  if (res.status === 200 || res.status === 201) return res.json === undefined && !ndjson(res.text) ? `${res.status} without a JSON body` : null;
   const body = res.json as { error?: unknown } | undefined;
   if (typeof body !== 'object' || body === null || Object.keys(body).join(',') !== 'error') return `${res.status} body is not { error }: ${res.text.slice(0, 200)}`;
   const problem = wireErrorProblem(body.error);

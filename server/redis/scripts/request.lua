@@ -11,7 +11,7 @@
           ''), then the hash of the call KEYS[2] pointed to (if ARGV[11] is not '')
   ARGV[1] new call id   ARGV[2] passenger id   ARGV[3] requestId   ARGV[4] pickup JSON
   ARGV[5] dropoff JSON  ARGV[6] now (epoch ms)  ARGV[7] now (ISO-8601)
-  ARGV[8] idempotency record TTL (s)   ARGV[9] ms until the safety timer
+  ARGV[8] idempotency record TTL (ms)   ARGV[9] ms until the safety timer
   ARGV[10] the call id the caller read at KEYS[1] ('' none)
   ARGV[11] the call id the caller read at KEYS[2] ('' none)
   ARGV[12] the call's region   ARGV[13] its vehicle class   ARGV[14] ms before the sweep runs a
@@ -56,7 +56,7 @@ local call = {
 -- wave: offer waves sent so far (the fence of call timers); gen: the assignment generation.
 redis.call('HSET', KEYS[3], 'requestId', ARGV[3], 'passengerId', passengerId, 'wave', 0, 'gen', 1, 'region', ARGV[12], 'createdMs', now)
 local json = record(KEYS[3], KEYS[6], call, 'requested', nowIso)
-redis.call('SET', KEYS[1], callId, 'EX', tonumber(ARGV[8]))
+redis.call('SET', KEYS[1], callId, 'PX', tonumber(ARGV[8]))
 redis.call('SET', KEYS[2], callId)
 redis.call('ZADD', KEYS[4], now, callId)
 redis.call('ZADD', KEYS[5], now, callId)
