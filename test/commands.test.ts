@@ -335,9 +335,40 @@ describe('the command layer', () => {
     const e = err as ScriptError;
     expect(e.script).to.equal('driverOnline');
     expect(e.message).to.match(/^script driverOnline: .*WRONGTYPE/);
-    expect(e.keys).to.deep.equal([keys.driver('broken'), keys.freeDrivers]);
+    expect(e.keys).to.deep.equal([keys.driver('broken'), keys.freeDrivers, keys.onlineDrivers]);
     expect(e.args).to.deep.equal(['broken', PICKUP.lat, PICKUP.lng, 1, 'standard', '']);
     expect(JSON.stringify({ ...e, message: e.message, stack: e.stack })).to.not.match(/local function|redis\.call/);
     expect(e).to.not.have.property('command');
+  });
+  it('the ops reads: onlineDrivers and openCalls read the two indexes and one pipeline, bounded by max; indexCounts counts them', async () => {
+    await online('d1', near(0.001));
+    await online('d2', near(0.002));
+    const a = await requested();
+    const b = await requested();
+    await commands.driverAway({ driverId: 'd2', connects: '0', now: 5 });
+    const drivers = await commands.onlineDrivers({ max: 10 });
+    expect(drivers.map((d) => d.driverId).sort()).to.deep.equal(['d1', 'd2']);
+    expect(drivers.find((d) => d.driverId === 'd1')).to.deep.include({
+      status: 'available', lat: near(0.001).lat, lng: PICKUP.lng, callId: null, vehicleClass: 'standard', awaySince: null,
+    });
+    expect(drivers.find((d) => d.driverId === 'd2')!.awaySince).to.equal(5);
+    expect(await commands.onlineDrivers({ max: 1 })).to.have.length(1);
+    expect(await commands.onlineDrivers({ max: 0 })).to.deep.equal([]);
+    expect((await commands.openCalls({ max: 10 })).map((c) => c.id)).to.deep.equal([a.id, b.id]);
+    expect((await commands.openCalls({ max: 1 })).map((c) => c.id), 'the oldest first').to.deep.equal([a.id]);
+    await offerRound([a.id]);
+    const won = await commands.accept({ callId: a.id, driverId: 'd1', now: clock() });
+    expect(won.outcome).to.equal('won');
+    expect((await commands.onlineDrivers({ max: 10 })).find((d) => d.driverId === 'd1')).to.deep.include({ status: 'busy', callId: a.id });
+    expect(await commands.indexCounts({ max: 100 })).to.deep.equal({
+      drivers: { online: 2, available: 1, busy: 1, away: 1, counted: 2 },
+      calls: { open: 2, byStatus: { dispatched: 1, requested: 1 }, counted: 2 },
+    });
+    await commands.cancel({ callId: b.id, userId: 'admin', role: 'admin', reason: '', now: clock() });
+    await commands.driverOffline({ driverId: 'd2', now: Date.now() });
+    expect(await commands.indexCounts({ max: 1 })).to.deep.equal({
+      drivers: { online: 1, available: 0, busy: 1, away: 0, counted: 1 },
+      calls: { open: 1, byStatus: { dispatched: 1 }, counted: 1 },
+    });
   });
 });

@@ -83,6 +83,27 @@ export interface RoundCommit {
   effects: Effects;
 }
 
+/** One online driver as the ops index reads it (onlineDrivers). */
+export interface OnlineDriver {
+  driverId: string;
+  status: 'available' | 'busy';
+  lat: number | null;
+  lng: number | null;
+  /** Epoch ms of its last update (online, position, freed). */
+  updatedAt: number;
+  /** Its trip, when busy. */
+  callId: string | null;
+  vehicleClass: string | null;
+  /** Epoch ms its last socket closed (its grace runs from it); null while connected. */
+  awaySince: number | null;
+}
+
+/** What the two ops indexes hold, counted (indexCounts): at most `max` members of each are read. */
+export interface IndexCounts {
+  drivers: { online: number; available: number; busy: number; away: number; counted: number };
+  calls: { open: number; byStatus: Record<string, number>; counted: number };
+}
+
 export type GraceResult = { outcome: 'offline'; effects: Effects } | { outcome: 'came-back' | 'after-trip'; effects: Effects };
 
 const NONE: Effects = {};
@@ -169,7 +190,7 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
       }, ([existing, active]) => [
         [
           requestKey, activeKey, keys.call(i.callId), keys.allCalls, keys.passengerCalls(i.passengerId), keys.ledger, keys.callTimers,
-          keys.regionReady(i.region), keys.regions,
+          keys.regionReady(i.region), keys.regions, keys.openCalls,
           ...(existing ? [keys.call(existing)] : []), ...(active ? [keys.call(active)] : []),
         ],
         [
@@ -200,7 +221,7 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
       const r = await runFresh('cancel', read, ({ driver, passenger }) => [
         [
           keys.call(i.callId), keys.callOffers(i.callId), keys.freeDrivers, keys.waitingCalls, keys.ledger, keys.callTimers,
-          keys.passengerActive(passenger), ...(driver ? [keys.driver(driver)] : []),
+          keys.passengerActive(passenger), keys.onlineDrivers, keys.openCalls, ...(driver ? [keys.driver(driver)] : []),
         ],
         [i.userId, i.role, i.reason, i.now.ms, i.now.iso, driver, passenger],
       ]);
@@ -256,7 +277,7 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
       // (a call's passenger never changes) so that key can be passed.
       const passenger = i.to === 'completed' ? await redis.hget(keys.call(i.callId), 'passengerId') : null;
       const r = await run('tripStep', [
-        keys.call(i.callId), keys.freeDrivers, keys.waitingCalls, keys.ledger, keys.driver(i.driverId),
+        keys.call(i.callId), keys.freeDrivers, keys.waitingCalls, keys.ledger, keys.driver(i.driverId), keys.onlineDrivers, keys.openCalls,
         ...(passenger ? [keys.passengerActive(passenger)] : []),
       ], [i.driverId, i.to, i.now.ms, i.now.iso, match.radiusM, REMATCH_PER_DRIVER]);
       const call = callOf(r.call);
@@ -267,7 +288,7 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
     /** The assigned driver backs out: the call is offered again, to others. */
     async tripCancel(i: { callId: string; driverId: string; now: Now }): Promise<{ call: Call; gen: number; effects: Effects }> {
       const r = await run('tripCancel', [
-        keys.call(i.callId), keys.callOffers(i.callId), keys.freeDrivers, keys.ledger, keys.callTimers, keys.driver(i.driverId),
+        keys.call(i.callId), keys.callOffers(i.callId), keys.freeDrivers, keys.ledger, keys.callTimers, keys.driver(i.driverId), keys.onlineDrivers,
       ], [i.driverId, i.now.ms, i.now.iso]);
       const call = callOf(r.call);
       // Matched again now; the script also left a timer due now, in case this process dies first.
@@ -283,6 +304,7 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
       const region = await regionOfCall(i.callId);
       const r = await run('waveEnd', [
         keys.call(i.callId), keys.callOffers(i.callId), keys.waitingCalls, keys.ledger, keys.callTimers, keys.regionReady(region), keys.regions,
+        keys.openCalls,
       ], [i.callId, i.now.ms, i.now.iso, i.fence, match.callTimeoutMs, region, match.regionRescueMs, match.strategy === 'batched' ? '1' : '0']);
       const expired = list(r.expired);
       // Drivers whose offers just ended are free: other waiting calls near them may use them.
@@ -563,7 +585,7 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
     },
 
     async driverOnline(i: { driverId: string; pos: LatLng; now: number; vehicleClass: string; profile?: DriverProfile }): Promise<{ status: 'available'; effects: Effects }> {
-      await run('driverOnline', [keys.driver(i.driverId), keys.freeDrivers], [
+      await run('driverOnline', [keys.driver(i.driverId), keys.freeDrivers, keys.onlineDrivers], [
         i.driverId, i.pos.lat, i.pos.lng, i.now, i.vehicleClass, i.profile ? JSON.stringify(i.profile) : '',
       ]);
       return { status: 'available', effects: { freed: [i.driverId] } };
@@ -571,7 +593,7 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
 
     /** The driver asks to go offline (`awaySince` undefined), or its grace timer ran out (fenced by it). */
     async driverOffline(i: { driverId: string; now: number; awaySince?: string }): Promise<GraceResult> {
-      const r = await run('driverOffline', [keys.driver(i.driverId), keys.freeDrivers, keys.driverOffers(i.driverId)], [
+      const r = await run('driverOffline', [keys.driver(i.driverId), keys.freeDrivers, keys.driverOffers(i.driverId), keys.onlineDrivers], [
         i.driverId, i.now, i.awaySince ?? '',
       ]);
       if (r.outcome !== 'offline') return { outcome: r.outcome === 'after-trip' ? 'after-trip' : 'came-back', effects: NONE };
@@ -581,7 +603,7 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
 
     /** A position report; while on a trip its rider is told, at most once per `pushEveryMs`. */
     async driverLocation(i: { driverId: string; pos: LatLng; now: number; pushEveryMs: number }): Promise<{ effects: Effects }> {
-      const r = await run('driverLocation', [keys.driver(i.driverId), keys.freeDrivers], [i.driverId, i.pos.lat, i.pos.lng, i.now, i.pushEveryMs]);
+      const r = await run('driverLocation', [keys.driver(i.driverId), keys.freeDrivers, keys.onlineDrivers], [i.driverId, i.pos.lat, i.pos.lng, i.now, i.pushEveryMs]);
       if (r.tell !== 1 || !r.passengerId) return { effects: NONE };
       const callId = str(r.callId);
       return {
@@ -671,6 +693,68 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
       ];
       const oldest = first[0] ? Number(first[0][0].split('-')[0]) : now;
       return { entries, bytes: bytes ?? 0, oldestSeconds: Math.max(0, (now - oldest) / 1000) };
+    },
+
+    /**
+     * Online drivers, the most recently updated first, at most `max`: the online drivers index, then
+     * one pipelined read of their hashes (never a SCAN). A driver whose hash says offline (a step
+     * raced this read) is left out.
+     */
+    async onlineDrivers(i: { max: number }): Promise<OnlineDriver[]> {
+      const flat = await redis.zrevrange(keys.onlineDrivers, 0, Math.max(0, i.max) - 1, 'WITHSCORES');
+      if (i.max <= 0 || flat.length === 0) return [];
+      const p = redis.pipeline();
+      const ids: { id: string; score: number }[] = [];
+      for (let j = 0; j + 1 < flat.length; j += 2) {
+        ids.push({ id: flat[j]!, score: Number(flat[j + 1]) });
+        p.hmget(keys.driver(flat[j]!), 'status', 'lat', 'lng', 'updatedAt', 'callId', 'vehicleClass', 'awaySince');
+      }
+      const rows = (await execAll(p)) as (string | null)[][];
+      const numOrNull = (v: string | null | undefined) => (v === null || v === undefined || v === '' ? null : Number(v));
+      const out: OnlineDriver[] = [];
+      ids.forEach(({ id, score }, j) => {
+        const [status, lat, lng, updatedAt, callId, vehicleClass, awaySince] = rows[j] ?? [];
+        if (status !== 'available' && status !== 'busy') return;
+        out.push({
+          driverId: id, status, lat: numOrNull(lat), lng: numOrNull(lng), updatedAt: numOrNull(updatedAt) ?? score,
+          callId: callId ? callId : null, vehicleClass: vehicleClass ? vehicleClass : null, awaySince: numOrNull(awaySince),
+        });
+      });
+      return out;
+    },
+
+    /** Open calls, the oldest first, at most `max`: the open calls index, then one pipelined read of their JSON. */
+    async openCalls(i: { max: number }): Promise<Call[]> {
+      if (i.max <= 0) return [];
+      const ids = await redis.zrange(keys.openCalls, 0, i.max - 1);
+      if (ids.length === 0) return [];
+      const p = redis.pipeline();
+      for (const id of ids) p.hget(keys.call(id), 'json');
+      return ((await execAll(p)) as (string | null)[]).filter((j): j is string => typeof j === 'string').map((j) => JSON.parse(j) as Call);
+    },
+
+    /**
+     * The ops console's counts: ZCARD of both indexes, and the status of at most `max` members of
+     * each by a pipelined HMGET (`counted` says how many were read: below the ZCARD, the split is of
+     * the most recent drivers and the oldest calls only).
+     */
+    async indexCounts(i: { max: number }): Promise<IndexCounts> {
+      const [online, open, driverIds, callIds] = (await execAll(redis.pipeline()
+        .zcard(keys.onlineDrivers).zcard(keys.openCalls)
+        .zrevrange(keys.onlineDrivers, 0, i.max - 1).zrange(keys.openCalls, 0, i.max - 1))) as [number, number, string[], string[]];
+      const p = redis.pipeline();
+      for (const d of driverIds) p.hmget(keys.driver(d), 'status', 'awaySince');
+      for (const c of callIds) p.hget(keys.call(c), 'status');
+      const rows = driverIds.length + callIds.length > 0 ? await execAll(p) : [];
+      const drivers = { online, available: 0, busy: 0, away: 0, counted: driverIds.length };
+      for (const [status, awaySince] of rows.slice(0, driverIds.length) as (string | null)[][]) {
+        if (status === 'available') drivers.available++;
+        else if (status === 'busy') drivers.busy++;
+        if (awaySince) drivers.away++;
+      }
+      const byStatus: Record<string, number> = {};
+      for (const status of rows.slice(driverIds.length) as (string | null)[]) if (status) byStatus[status] = (byStatus[status] ?? 0) + 1;
+      return { drivers, calls: { open, byStatus, counted: callIds.length } };
     },
 
     /** Due call timers, each leased to this sweeper: member `callId:wave` and the score it was due at. */

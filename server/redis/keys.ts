@@ -28,6 +28,14 @@ export interface Keys {
   request(passengerId: string, requestId: string): string;
   /** GEO set of drivers who are online and free. */
   freeDrivers: string;
+  /** ZSET: every online driver (free or busy) → epoch ms of its last update (online, position, freed); kept by the steps that make it online, move it or take it offline. */
+  onlineDrivers: string;
+  /** ZSET: every call not in a final status → its creation ms; request.lua adds it, the step that ends it removes it (lib/call.lua record). */
+  openCalls: string;
+  /** HASH with TTL: one process's heartbeat (server/ops/heartbeat.ts): role, host, pid, started, seen, and its figures. */
+  node(nodeId: string): string;
+  /** ZSET: every process that sent a heartbeat → epoch ms of its last one (server/ops/deployment.ts drops the long gone). */
+  nodes: string;
   /** GEO set of open calls (by pickup) a round found no driver for: they wait for a driver to become free nearby. Members: waitingMember(). */
   waitingCalls: string;
   /** ZSET: a region's calls ready for its next matching round (new, or their wave ended), by creation time (ms). Lazy: a round drops what is no longer ready. */
@@ -68,6 +76,10 @@ export function makeKeys(prefix: string): Keys {
     passengerCalls: (id) => `${prefix}:passenger:${id}:calls`,
     request: (pid, rid) => `${prefix}:passenger:${pid}:req:${rid}`,
     freeDrivers: `${prefix}:drivers:free`,
+    onlineDrivers: `${prefix}:drivers:online`,
+    openCalls: `${prefix}:calls:open`,
+    node: (id) => `${prefix}:node:${id}`,
+    nodes: `${prefix}:nodes`,
     waitingCalls: `${prefix}:calls:waiting`,
     regionReady: (r) => `${prefix}:region:${r}:ready`,
     regionLease: (r) => `${prefix}:region:${r}:lease`,

@@ -4,7 +4,9 @@
   KEYS[1] call hash   KEYS[2] call's offers hash   KEYS[3] free drivers GEO set
   KEYS[4] waiting calls GEO set   KEYS[5] ledger stream   KEYS[6] call timers ZSET (its timer goes)
   KEYS[7] the passenger's active-call key (the caller read the call's passenger just before)
-  KEYS[8] the hash of the driver the caller read as assigned (absent when none)
+  KEYS[8] online drivers index (ZSET): the freed driver's score moves on (or it leaves, offlineAfterTrip)
+  KEYS[9] open calls index (ZSET): the call leaves it (lib/call.lua record)
+  KEYS[10] the hash of the driver the caller read as assigned (absent when none)
   ARGV[1] user id  ARGV[2] role  ARGV[3] reason ('' for none)  ARGV[4] now (epoch ms)
   ARGV[5] now (ISO-8601)  ARGV[6] the driver id the caller read as assigned ('' for none)
   ARGV[7] the passenger id the caller read
@@ -33,9 +35,9 @@ if driverId ~= ARGV[6] or call.passengerId ~= ARGV[7] then return reply({ retry 
 
 local revoked = endOffers(KEYS[2], 'revoked', now, '')
 local freed = 0
-if driverId ~= '' then freed = freeDriver(KEYS[8], KEYS[3], driverId, now) end
+if driverId ~= '' then freed = freeDriver(KEYS[10], KEYS[3], KEYS[8], driverId, now) end
 if reason ~= '' then call.cancelReason = reason end
-local json = record(KEYS[1], KEYS[5], call, 'cancelled', nowIso)
+local json = record(KEYS[1], KEYS[5], call, 'cancelled', nowIso, KEYS[9])
 closeCall(KEYS[4], call)
 if redis.call('GET', KEYS[7]) == call.id then redis.call('DEL', KEYS[7]) end
 redis.call('ZREM', KEYS[6], currentTimer(KEYS[1], call.id))

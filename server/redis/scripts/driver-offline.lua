@@ -3,6 +3,7 @@
   driver's grace period is over.
 
   KEYS[1] driver hash   KEYS[2] free drivers GEO set   KEYS[3] driver's offer index
+  KEYS[4] online drivers index (ZSET): the driver leaves it in this step (asked, or its grace ran out)
   ARGV[1] driver id   ARGV[2] now (epoch ms)
   ARGV[3] '' when the driver asked; for the grace timer, the `awaySince` it was set for (fencing
           token: a driver who reconnected since has cleared it)
@@ -25,4 +26,5 @@ if status == 'busy' then
 end
 redis.call('HSET', KEYS[1], 'status', 'offline', 'updatedAt', now)
 redis.call('ZREM', KEYS[2], driverId)
+redis.call('ZREM', KEYS[4], driverId)
 return reply({ outcome = 'offline', held = redis.call('HKEYS', KEYS[3]) })

@@ -7,7 +7,9 @@
   KEYS[7] call timers ZSET: a safety timer `callId:0`, in case its match job never succeeds (the
           first matching replaces it; see offer.lua)
   KEYS[8] the region's ready set   KEYS[9] the scheduled regions ZSET (see lib/ready.lua)
-  KEYS[10..] the hash of the call KEYS[1] pointed to when the caller read it (if ARGV[10] is not
+  KEYS[10] open calls index (ZSET callId → creation ms): the new call joins it; the step that
+          ends it removes it (lib/call.lua record)
+  KEYS[11..] the hash of the call KEYS[1] pointed to when the caller read it (if ARGV[10] is not
           ''), then the hash of the call KEYS[2] pointed to (if ARGV[11] is not '')
   ARGV[1] new call id   ARGV[2] passenger id   ARGV[3] requestId   ARGV[4] pickup JSON
   ARGV[5] dropoff JSON  ARGV[6] now (epoch ms)  ARGV[7] now (ISO-8601)
@@ -36,7 +38,7 @@ local seenExisting, seenActive = ARGV[10], ARGV[11]
 local existing = redis.call('GET', KEYS[1]) or ''
 local active = redis.call('GET', KEYS[2]) or ''
 if existing ~= seenExisting or active ~= seenActive then return reply({ retry = 1 }) end
-local k = 10
+local k = 11
 if existing ~= '' then
   local json = redis.call('HGET', KEYS[k], 'json')
   if json then return reply({ created = 0, call = json }) end
@@ -59,6 +61,7 @@ local json = record(KEYS[3], KEYS[6], call, 'requested', nowIso)
 redis.call('SET', KEYS[1], callId, 'PX', tonumber(ARGV[8]))
 redis.call('SET', KEYS[2], callId)
 redis.call('ZADD', KEYS[4], now, callId)
+redis.call('ZADD', KEYS[10], now, callId)
 redis.call('ZADD', KEYS[5], now, callId)
 redis.call('ZADD', KEYS[7], now + tonumber(ARGV[9]), callTimer(callId, 0))
 local trigger = 0

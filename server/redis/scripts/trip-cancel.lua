@@ -6,6 +6,8 @@
   KEYS[5] call timers ZSET: a timer due now, so the call is matched again even if the caller dies
           before it queues the re-match
   KEYS[6] the driver's hash (the caller)
+  KEYS[7] online drivers index (ZSET): the freed driver's score moves on, or it leaves the index
+          when it was to go offline after its trip
   ARGV[1] driver id  ARGV[2] now (epoch ms)  ARGV[3] now (ISO-8601)
   Returns (JSON) { call, gen, freed }: gen is the call's new assignment generation (the next
   matching sets a new deadline for it), freed is 1 when the driver is back in the free set; or
@@ -28,7 +30,7 @@ call.driverProfile = nil
 call.pickupEstimate = nil
 local json = record(KEYS[1], KEYS[4], call, 'offered', nowIso)
 redis.call('HSET', KEYS[2], driverId, 'backedout')
-local freed = freeDriver(KEYS[6], KEYS[3], driverId, now)
+local freed = freeDriver(KEYS[6], KEYS[3], KEYS[7], driverId, now)
 local gen = redis.call('HINCRBY', KEYS[1], 'gen', 1)
 redis.call('HDEL', KEYS[1], 'deadline')
 redis.call('ZADD', KEYS[5], now, currentTimer(KEYS[1], call.id))

@@ -5,7 +5,7 @@
 
   KEYS[1] call hash   KEYS[2] call's offers hash   KEYS[3] waiting calls GEO set   KEYS[4] ledger
   KEYS[5] call timers ZSET (member `callId:wave`)   KEYS[6] the region's ready set
-  KEYS[7] the scheduled regions ZSET
+  KEYS[7] the scheduled regions ZSET   KEYS[8] open calls index (ZSET): an unfulfilled call leaves it
   ARGV[1] call id   ARGV[2] now (epoch ms)   ARGV[3] now (ISO-8601)
   ARGV[4] the wave the timer was set for: the fencing token (a timer of an older wave does nothing)
   ARGV[5] call timeout (ms): a call with no deadline yet (never matched, or its driver backed out)
@@ -57,7 +57,7 @@ for i = 1, #offers, 2 do
 end
 
 if now >= deadline then
-  local json = record(KEYS[1], KEYS[4], call, 'unfulfilled', nowIso)
+  local json = record(KEYS[1], KEYS[4], call, 'unfulfilled', nowIso, KEYS[8])
   closeCall(KEYS[3], call)
   return reply({ outcome = 'unfulfilled', call = json, expired = expired })
 end

@@ -1,7 +1,15 @@
 --[[
   A call hash: load the wire Call, check a move against TRANSITIONS (generated from
   protocol/status.ts by the loader, so no script decides a move the table does not allow), and
-  record a change (seq, store, ledger stream); the deadline a call gets at its first matching.
+  record a change (seq, store, ledger stream, and the open calls index); the deadline a call gets
+  at its first matching.
+
+  The open calls index (ZSET callId → creation ms, keys.openCalls): request.lua adds a call when it
+  makes it; record() removes it in the step that moves it to a final status (no transition leaves
+  it). Only the scripts that can end a call (cancel, wave-end, trip-step) pass the index to
+  record(); a final status recorded without it is an error, so no script can end a call and leave
+  it listed open. Scripts whose moves are never final (accept, round-commit, trip-cancel) need not
+  declare the key at all.
 ]]
 --- @include "transitions"
 -- The wire Call stored in a call hash, decoded; nil when the call does not exist.
@@ -15,11 +23,16 @@ local function canMove(from, to)
   return TRANSITIONS[from] ~= nil and TRANSITIONS[from][to] == true
 end
 
--- Apply a status change: bump seq, store, append to the ledger stream. Returns the new JSON.
+-- Apply a status change: bump seq, store, append to the ledger stream; a final status leaves the
+-- open calls index (`openKey`, required then). Returns the new JSON.
 -- Scripts check canMove before writing anything; this check only guards against a bug.
-local function record(key, stream, call, status, nowIso)
+local function record(key, stream, call, status, nowIso, openKey)
   if call.seq > 0 and not canMove(call.status, status) then
     error('illegal transition ' .. call.status .. ' -> ' .. status)
+  end
+  if next(TRANSITIONS[status]) == nil then
+    if not openKey then error('record: the final status ' .. status .. ' needs the open calls index') end
+    redis.call('ZREM', openKey, call.id)
   end
   call.status = status
   call.seq = call.seq + 1

@@ -3,14 +3,18 @@
 --- @include "near"
 
 -- Free again at its last position, or offline if its grace ran out while it was on the trip.
--- `driverKey` is the driver's hash (in the caller's KEYS). Returns 1 when it is free (in the GEO set) now.
-local function freeDriver(driverKey, freeKey, driverId, nowMs)
+-- `driverKey` is the driver's hash, `onlineKey` the online drivers index (ZSET driverId → ms of its
+-- last update), both in the caller's KEYS: the driver leaves the index when it goes offline here,
+-- its score moves on when it is free again. Returns 1 when it is free (in the GEO set) now.
+local function freeDriver(driverKey, freeKey, onlineKey, driverId, nowMs)
   local lat, lng, offlineAfterTrip = unpack(redis.call('HMGET', driverKey, 'lat', 'lng', 'offlineAfterTrip'))
   if offlineAfterTrip == '1' then
     redis.call('HSET', driverKey, 'status', 'offline', 'callId', '', 'passengerId', '', 'offlineAfterTrip', '', 'updatedAt', nowMs)
+    redis.call('ZREM', onlineKey, driverId)
     return 0
   end
   redis.call('HSET', driverKey, 'status', 'available', 'callId', '', 'passengerId', '', 'updatedAt', nowMs, 'freeSince', nowMs)
+  redis.call('ZADD', onlineKey, nowMs, driverId)
   if lat and lng then redis.call('GEOADD', freeKey, lng, geoLat(lat), driverId) end
   return 1
 end
