@@ -13,7 +13,7 @@ import type {
 } from './events.js';
 import {
   Call, CallCancel, CallHistory, CallList, CallRef, CallRequest, Calls, CancelBody, ClosedCalls, ClosedQuery, DriverLocationPush, DriverOnline, Empty,
-  ExportLine, ExportQuery, Hello, LatLng, ListQuery, Offer, OfferRevoked, OfflineResult, OnlineResult, TripCancel,
+  ExportLine, ExportQuery, Hello, LatLng, ListQuery, Offer, OfferRevoked, OfflineResult, OnlineResult, OpsSummary, TripCancel,
 } from './schemas.js';
 import type { UserRole } from './status.js';
 
@@ -144,6 +144,12 @@ export const ACTIONS = [
     name: 'call.list', summary: 'Calls, newest first: a passenger its own, an admin every call',
     roles: ['passenger', 'admin'], payload: ListQuery, result: CallList,
     route: { method: 'get', path: '/api/calls', status: 200, query: ListQuery },
+    codes: ['FORBIDDEN'],
+  }),
+  restOnly({
+    name: 'ops.summary', summary: 'The deployment for operators: every node\'s heartbeat (gone when silent), their figures summed, online drivers and open calls counted (admin)',
+    roles: ['admin'], payload: Empty, result: OpsSummary,
+    route: { method: 'get', path: '/api/ops/summary', status: 200 },
     codes: ['FORBIDDEN'],
   }),
   evented({

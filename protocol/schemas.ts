@@ -209,3 +209,37 @@ export type CallRef = z.infer<typeof CallRef>;
 export type CallCancel = z.infer<typeof CallCancel>;
 export type TripCancel = z.infer<typeof TripCancel>;
 export type ListQuery = z.infer<typeof ListQuery>;
+
+/** Counts by name (a role, a status, a result…). */
+const Counts = z.record(z.string(), z.number());
+/** One process of the deployment as its heartbeat tells it. */
+export const OpsNode = z.object({
+  /** `<role>:<host>:<pid>:<random>`. */
+  id: z.string(),
+  role: z.string(),
+  host: z.string(),
+  pid: z.number().int().nullable(),
+  /** Epoch ms it started (null when its heartbeat has expired). */
+  startedMs: z.number().nullable(),
+  /** Epoch ms of its last heartbeat. */
+  lastSeenMs: z.number(),
+  /** No heartbeat for 3 × HEARTBEAT_MS: stopped or unreachable. Listed so for a while, then dropped. */
+  gone: z.boolean(),
+  /** Its connected sockets by role. */
+  sockets: Counts,
+  /** Its counters and gauges: `calls.<status>`, `offers`, `accepts.<result>`, `revoked.<reason>`, `rounds`, `roundCalls`, `roundSeconds`, `queue.<state>`, `ledgerLag`. */
+  figures: Counts,
+});
+/** `GET /api/ops/summary` (admin): the deployment's nodes, their figures summed, and the online drivers and open calls counted. */
+export const OpsSummary = z.object({
+  nodes: z.array(OpsNode),
+  /** The nodes not gone, summed. */
+  totals: z.object({ nodes: z.number().int(), gone: z.number().int(), byRole: Counts, sockets: Counts, figures: Counts }),
+  /** From the online drivers index; `counted`: how many of them were read for the split (at most 10000). */
+  drivers: z.object({
+    online: z.number().int(), available: z.number().int(), busy: z.number().int(), away: z.number().int(), counted: z.number().int(),
+  }),
+  /** From the open calls index; `byStatus` of the `counted` oldest (at most 10000). */
+  calls: z.object({ open: z.number().int(), byStatus: Counts, counted: z.number().int() }),
+});
+export type OpsSummary = z.infer<typeof OpsSummary>;

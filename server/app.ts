@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ServerToClientEvents } from '../protocol/index.js';
 import { DriverService } from './calls/driver.js';
+import { OpsService } from './calls/ops.js';
 import { CallService } from './calls/service.js';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
@@ -31,6 +32,7 @@ import type { Ledger } from './ledger/store.js';
 import { createLogger } from './log.js';
 import { Metrics } from './metrics.js';
 import { Notifier, type Broadcaster } from './notify/notifier.js';
+import { startHeartbeat } from './ops/heartbeat.js';
 import { checkRedisSettings } from './redis/check.js';
 import { blockingConnection, commandConnection } from './redis/connect.js';
 import { makeKeys } from './redis/keys.js';
@@ -42,6 +44,8 @@ export interface App {
   url: string;
   io?: IoServer;
   metrics: Metrics;
+  /** Its id in the heartbeats (`P:node:<nodeId>`, server/ops/heartbeat.ts). */
+  nodeId: string;
   /**
    * Graceful stop: /readyz turns 503 at once, no new connections, in-flight requests finish,
    * sockets are told to reconnect elsewhere, the worker finishes or hands back its jobs.
@@ -119,7 +123,7 @@ export async function createApp(config: Config, log: Logger = createLogger(confi
   if (runsGateway) {
     const viaIo: Broadcaster = { to: (room) => (io as IoServer).to(room) };
     const ctx: Context = { ...base, ledger, notify: new Notifier(viaIo, counted) };
-    services = { calls: new CallService(ctx), drivers: new DriverService(ctx) };
+    services = { calls: new CallService(ctx), drivers: new DriverService(ctx), ops: new OpsService(ctx) };
     // One pipeline for every action of both transports (gateway/pipeline.ts); sockets and REST are adapters.
     runAction = createPipeline({
       bindings: bindActions(services), limits, breakers: { requests: requests.breaker, locations: locations.breaker }, inflight, metrics, log,
@@ -165,15 +169,20 @@ export async function createApp(config: Config, log: Logger = createLogger(confi
     http.listen(config.PORT, resolve);
   });
   const port = (http.address() as AddressInfo).port;
-  log.info({ port, role: config.ROLE, prefix: config.KEY_PREFIX }, 'listening');
+  // Its heartbeat, read by GET /api/ops/summary on any gateway (server/ops/deployment.ts).
+  const heartbeat = startHeartbeat({ redis, keys, metrics, role: config.ROLE, intervalMs: config.HEARTBEAT_MS, log });
+  log.info({ port, role: config.ROLE, prefix: config.KEY_PREFIX, node: heartbeat.nodeId }, 'listening');
 
   return {
     port,
     url: `http://127.0.0.1:${port}`,
     io,
     metrics,
+    nodeId: heartbeat.nodeId,
     async stop() {
       draining = true;
+      // No more heartbeats: the node is reported gone once its last one is old (its figures were counted till then).
+      heartbeat.stop();
       const closed = new Promise<void>((r) => http.close(() => r()));
       await inflight.idle(config.SHUTDOWN_TIMEOUT_MS);
       if (io) {

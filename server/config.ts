@@ -115,6 +115,8 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(10000, 0),
   /** Recreate the dispatch worker when Redis has been unready this long. */
   WORKER_WATCHDOG_MS: int(30000, 1000),
+  /** Every process writes its heartbeat (server/ops/heartbeat.ts) this often; gone after 3 × this. */
+  HEARTBEAT_MS: int(5000, 50),
   /** When set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>`. */
   METRICS_TOKEN: z.string().min(8).optional(),
 });

@@ -7,11 +7,13 @@
  */
 import type { ActionName, ActionPayload, ActionResult, User } from '../../protocol/index.js';
 import type { DriverService } from '../calls/driver.js';
+import type { OpsService } from '../calls/ops.js';
 import type { CallService } from '../calls/service.js';
 
 export interface Services {
   calls: CallService;
   drivers: DriverService;
+  ops: OpsService;
 }
 
 /** A success REST answers with its route's second status (`route.also`): a repeated request. */
@@ -23,7 +25,7 @@ export class Repeated<T> {
 export type Binding<N extends ActionName> = (user: User, payload: ActionPayload<N>) => Promise<ActionResult<N> | Repeated<ActionResult<N>>>;
 export type Bindings = { readonly [N in ActionName]: Binding<N> };
 
-export function bindActions({ calls, drivers }: Services): Bindings {
+export function bindActions({ calls, drivers, ops }: Services): Bindings {
   return {
     'call.request': async (u, p) => {
       const { call, created } = await calls.request(u, p);
@@ -36,6 +38,7 @@ export function bindActions({ calls, drivers }: Services): Bindings {
     'call.history': (u, p) => calls.history(u, p.callId),
     'call.closed': (u, q) => calls.closed(u, q),
     'call.export': (u, q) => calls.export(u, q),
+    'ops.summary': (u) => ops.summary(u),
     'driver.online': (u, p) => drivers.online(u, p),
     'driver.offline': (u) => drivers.offline(u),
     'driver.location': (u, p) => drivers.location(u, p),
