@@ -121,6 +121,12 @@ const geoLat = (lat: number) => Math.max(-85.05112878, Math.min(85.05112878, lat
 /** Waiting calls matched again near each driver who becomes free (the nearest first). */
 export const REMATCH_PER_DRIVER = 10;
 
+/** What `driver:online` of a suspended driver answers (FORBIDDEN): the reason, and until when. */
+export function suspendedMessage(reason: string, untilMs: string): string {
+  const until = untilMs === '' ? 'until lifted' : `until ${new Date(Number(untilMs)).toISOString()}`;
+  return `driver suspended: ${reason}; ${until}`;
+}
+
 export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
   const runScript = scriptRunner(redis);
   /** Run a script; a refusal (`{ fail }`) throws its protocol error. */
@@ -563,10 +569,55 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
     },
 
     async driverOnline(i: { driverId: string; pos: LatLng; now: number; vehicleClass: string; profile?: DriverProfile }): Promise<{ status: 'available'; effects: Effects }> {
-      await run('driverOnline', [keys.driver(i.driverId), keys.freeDrivers], [
+      const r = await run('driverOnline', [keys.driver(i.driverId), keys.freeDrivers], [
         i.driverId, i.pos.lat, i.pos.lng, i.now, i.vehicleClass, i.profile ? JSON.stringify(i.profile) : '',
       ]);
+      if (r.suspended && typeof r.suspended === 'object') {
+        const { reason, untilMs } = r.suspended as { reason?: unknown; untilMs?: unknown };
+        throw new AppError('FORBIDDEN', suspendedMessage(str(reason), str(untilMs)));
+      }
       return { status: 'available', effects: { freed: [i.driverId] } };
+    },
+
+    /** An admin takes a dispatched (or arrived) call from its driver: as a back-out, recorded as a lever. */
+    async redispatch(i: { callId: string; adminId: string; reason: string; now: Now }): Promise<{ call: Call; driverId: string; effects: Effects }> {
+      const read = async () => {
+        const json = await redis.hget(keys.call(i.callId), 'json');
+        if (!json) throw refusal('redispatch', FAIL.NO_CALL);
+        return (JSON.parse(json) as Call).driverId ?? '';
+      };
+      const r = await runFresh('redispatch', read, (driver) => [
+        [keys.call(i.callId), keys.callOffers(i.callId), keys.freeDrivers, keys.ledger, keys.callTimers, keys.driver(driver)],
+        [driver, i.now.ms, i.now.iso, i.adminId, i.reason],
+      ]);
+      const call = callOf(r.call);
+      const driverId = str(r.driverId);
+      return {
+        call,
+        driverId,
+        effects: { changed: [call], tripEnded: [{ driverId, call }], rematch: [i.callId], freed: r.freed === 1 ? [driverId] : [] },
+      };
+    },
+
+    /** An admin suspends a driver (`untilMs` undefined: until lifted); its live offers end `cancelled` and those calls are matched again. */
+    async driverSuspend(i: { driverId: string; adminId: string; reason: string; untilMs?: number; now: Now }): Promise<{ onTrip: boolean; effects: Effects }> {
+      const untilIso = i.untilMs === undefined ? '' : new Date(i.untilMs).toISOString();
+      const r = await run('driverSuspend', [keys.driver(i.driverId), keys.freeDrivers, keys.driverOffers(i.driverId), keys.ledger], [
+        i.driverId, i.now.ms, i.now.iso, i.untilMs ?? '', untilIso, i.reason, i.adminId,
+      ]);
+      return {
+        onTrip: r.onTrip === 1,
+        effects: {
+          suspended: [{ driverId: i.driverId, push: { reason: i.reason, until: untilIso || null } }],
+          endOffers: [{ driverId: i.driverId, callIds: list(r.held), state: 'revoked', reason: 'cancelled', wait: true }],
+        },
+      };
+    },
+
+    /** An admin lifts a driver's suspension. */
+    async driverLift(i: { driverId: string; adminId: string; reason: string; now: Now }): Promise<{ was: boolean; effects: Effects }> {
+      const r = await run('driverLift', [keys.driver(i.driverId), keys.ledger], [i.driverId, i.now.ms, i.now.iso, i.reason, i.adminId]);
+      return { was: r.was === 1, effects: { lifted: [i.driverId] } };
     },
 
     /** The driver asks to go offline (`awaySince` undefined), or its grace timer ran out (fenced by it). */

@@ -1,12 +1,14 @@
 --[[ A driver's trip is over, and a call leaves the open states. ]]
 --- @include "geo"
 --- @include "near"
+--- @include "admin"
 
--- Free again at its last position, or offline if its grace ran out while it was on the trip.
+-- Free again at its last position, or offline if its grace ran out while it was on the trip or an
+-- operator suspended it meanwhile (a suspended driver is never made available).
 -- `driverKey` is the driver's hash (in the caller's KEYS). Returns 1 when it is free (in the GEO set) now.
 local function freeDriver(driverKey, freeKey, driverId, nowMs)
   local lat, lng, offlineAfterTrip = unpack(redis.call('HMGET', driverKey, 'lat', 'lng', 'offlineAfterTrip'))
-  if offlineAfterTrip == '1' then
+  if offlineAfterTrip == '1' or suspension(driverKey, nowMs) then
     redis.call('HSET', driverKey, 'status', 'offline', 'callId', '', 'passengerId', '', 'offlineAfterTrip', '', 'updatedAt', nowMs)
     return 0
   end
