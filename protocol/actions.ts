@@ -212,13 +212,14 @@ export const ACTIONS = [
     name: 'driver.suspend', summary: 'Suspend a driver for durationMs or until lifted: its offers end, its trip may finish, driver:online is refused (admin)',
     roles: ['admin'], event: 'driver:suspend', payload: DriverSuspend, result: SuspendResult,
     route: { method: 'post', path: '/api/drivers/:id/suspend', idField: 'driverId', status: 200, body: SuspendBody },
-    codes: ['FORBIDDEN'],
+    // NOT_FOUND: over REST only, a path with an empty id is no route.
+    codes: ['FORBIDDEN', 'NOT_FOUND'],
   }),
   evented({
     name: 'driver.lift', summary: 'Lift a driver\'s suspension: it may go online again (admin)',
     roles: ['admin'], event: 'driver:lift', payload: DriverLift, result: LiftResult,
     route: { method: 'post', path: '/api/drivers/:id/lift', idField: 'driverId', status: 200, body: LiftBody },
-    codes: ['FORBIDDEN'],
+    codes: ['FORBIDDEN', 'NOT_FOUND'],
   }),
   restOnly({
     name: 'admin.actions', summary: 'Operator levers from the ledger\'s admin_actions, newest first, optionally of one target (admin)',

@@ -2,7 +2,7 @@
  * What drivers can do: availability and position, answering offers, running the trip. Shared by
  * the Socket.IO handlers and the REST routes, like CallService.
  */
-import type { Call, DriverOnline, LatLng, Offer, User } from '../../protocol/index.js';
+import type { Call, DriverOnline, DriverSuspendedPush, LatLng, Offer, User } from '../../protocol/index.js';
 import { clock, follow, type Context } from '../context.js';
 import { AppError } from '../errors.js';
 import { scheduleGrace } from '../jobs.js';
@@ -112,8 +112,8 @@ export class DriverService {
     return { driverId, suspended: false };
   }
 
-  /** What a (re)connecting driver is told: its current trip and its live offers. */
-  resync(driverId: string): Promise<{ trip: Call | null; offers: Offer[] }> {
+  /** What a (re)connecting driver is told: its suspension (while one counts), its current trip and its live offers. */
+  resync(driverId: string): Promise<{ trip: Call | null; offers: Offer[]; suspended: DriverSuspendedPush | null }> {
     return this.ctx.commands.driverResync({ driverId, now: Date.now() });
   }
 

@@ -12,7 +12,7 @@
  * late, twice or never (each script's header says why).
  */
 import type { Redis } from 'ioredis';
-import type { Call, DriverProfile, LatLng, Offer } from '../../protocol/index.js';
+import type { Call, DriverProfile, DriverSuspendedPush, LatLng, Offer } from '../../protocol/index.js';
 import type { Config } from '../config.js';
 import type { Effects } from '../effects.js';
 import { regionRescueMs } from '../jobs.js';
@@ -643,12 +643,17 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
     },
 
     /**
-     * What a (re)connecting driver is told: its current trip and its live offers. Plain reads, no
+     * What a (re)connecting driver is told: its suspension while one counts, its current trip and its live offers. Plain reads, no
      * script (nothing to decide atomically): the driver's hash and offer index, then the trip and
      * each indexed offer's state; entries of offers no longer live are dropped from the index.
      */
-    async driverResync(i: { driverId: string; now: number }): Promise<{ trip: Call | null; offers: Offer[] }> {
-      const [callId, index] = await Promise.all([redis.hget(keys.driver(i.driverId), 'callId'), redis.hgetall(keys.driverOffers(i.driverId))]);
+    async driverResync(i: { driverId: string; now: number }): Promise<{ trip: Call | null; offers: Offer[]; suspended: DriverSuspendedPush | null }> {
+      const [[callId, suspendedFlag, untilMs, reason], index] = await Promise.all([
+        redis.hmget(keys.driver(i.driverId), 'callId', 'suspended', 'suspendedUntil', 'suspendReason'), redis.hgetall(keys.driverOffers(i.driverId)),
+      ]);
+      // The suspension as lib/admin.lua's `suspension` counts it: set, and not past its time.
+      const counts = suspendedFlag === '1' && (!untilMs || Number(untilMs) > i.now);
+      const suspended = counts ? { reason: reason ?? '', until: untilMs ? new Date(Number(untilMs)).toISOString() : null } : null;
       const calls = Object.keys(index);
       const [trip, ...states] = await Promise.all([
         callId ? redis.hget(keys.call(callId), 'json') : Promise.resolve(null),
@@ -661,7 +666,7 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
         else stale.push(c);
       });
       if (stale.length) await redis.hdel(keys.driverOffers(i.driverId), ...stale);
-      return { trip: trip ? (JSON.parse(trip) as Call) : null, offers: live };
+      return { trip: trip ? (JSON.parse(trip) as Call) : null, offers: live, suspended };
     },
 
     /** Follow-up: end this driver's offers for these calls, where still live (one step); the calls where they were. */

@@ -10,7 +10,7 @@
   ARGV[4] admin id   ARGV[5] reason ('' for none)
   Returns (JSON) { call, gen, freed, driverId }: gen the new assignment generation, freed 1 when the
   driver is back in the free set; { retry = 1 } when the assigned driver is not the one read;
-  or { fail = FAIL.NO_CALL | CANCELLED | BAD_STATE (not dispatched or arrived) }.
+  or { fail = FAIL.NO_CALL | BAD_STATE (not dispatched or arrived, a cancelled call included) }.
 ]]
 --- @include "call"
 --- @include "drivers"
@@ -21,7 +21,6 @@ local driverId = ARGV[1]
 local now, nowIso = tonumber(ARGV[2]), ARGV[3]
 local call = loadCall(KEYS[1])
 if not call then return fail(FAIL.NO_CALL) end
-if call.status == 'cancelled' then return fail(FAIL.CANCELLED) end
 if (call.status ~= 'dispatched' and call.status ~= 'arrived') or not canMove(call.status, 'offered') then return fail(FAIL.BAD_STATE) end
 if call.driverId ~= driverId then return reply({ retry = 1 }) end
 
