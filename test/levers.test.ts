@@ -240,14 +240,14 @@ for (const backend of BACKENDS) {
       // An admin's cancel of another call is a lever too.
       const rider2 = await user(0, 'rider-4', 'passenger');
       const other = await request(rider2);
-      const cancelled = await rest(gw(1), 'POST', `/api/calls/${other.id}/cancel`, ADMIN, { reason: 'duplicate booking' });
+      const cancelled = await rest(gw(1), 'POST', `/api/calls/${other.id}/cancel`, ADMIN, { reason: 'duplicate\u0000booking' });
       expect(cancelled.status, JSON.stringify(cancelled.body)).to.equal(200);
 
       const [redispatched] = await actionsOf(call.id, 1);
       expect(redispatched).to.include({ action: 'call.redispatch', admin_id: ADMIN.id, target_type: 'call', target_id: call.id, reason: 'driver not moving' });
       expect(detailsOf(redispatched!)).to.deep.equal({ driverId: 'd-a' });
       const [cancel] = await actionsOf(other.id, 1);
-      expect(cancel).to.include({ action: 'call.cancel', admin_id: ADMIN.id, target_type: 'call', target_id: other.id, reason: 'duplicate booking' });
+      expect(cancel).to.include({ action: 'call.cancel', admin_id: ADMIN.id, target_type: 'call', target_id: other.id, reason: 'duplicate\uFFFDbooking' });
       // A passenger's own cancel is not an operator lever.
       const rider3 = await user(0, 'rider-5', 'passenger');
       const own = await request(rider3);

@@ -235,6 +235,9 @@ function fieldOf(fields: string[], name: string): string | undefined {
   return undefined;
 }
 
+/** Free text for a text column: PostgreSQL's text refuses U+0000 (the json columns keep it escaped), so both ledgers store U+FFFD for it. */
+const textOf = (s: string) => s.replaceAll('\u0000', '\uFFFD');
+
 /** An operator lever entry (`kind` = 'admin'): its `action` JSON, with the stream id as its id. */
 function parseAdmin(streamId: string, fields: string[]): AdminEntry | undefined {
   try {
@@ -242,7 +245,7 @@ function parseAdmin(streamId: string, fields: string[]): AdminEntry | undefined 
     if (!a || typeof a.adminId !== 'string' || typeof a.action !== 'string' || typeof a.targetId !== 'string' || typeof a.at !== 'string') return undefined;
     if (a.targetType !== 'call' && a.targetType !== 'driver') return undefined;
     const details = typeof a.details === 'object' && a.details !== null && !Array.isArray(a.details) ? a.details : {};
-    return { id: streamId, adminId: a.adminId, action: a.action, targetType: a.targetType, targetId: a.targetId, reason: typeof a.reason === 'string' ? a.reason : '', at: a.at, details };
+    return { id: streamId, adminId: a.adminId, action: a.action, targetType: a.targetType, targetId: a.targetId, reason: typeof a.reason === 'string' ? textOf(a.reason) : '', at: a.at, details };
   } catch {
     return undefined;
   }

@@ -70,6 +70,7 @@ export const adminActions = sqliteTable(
     /** 'call' | 'driver' */
     targetType: text('target_type').notNull(),
     targetId: text('target_id').notNull(),
+    /** '' when none was given; U+0000 is stored as U+FFFD (PostgreSQL's text refuses it). */
     reason: text('reason').notNull(),
     /** ISO-8601 UTC with milliseconds. */
     at: text('at').notNull(),
