@@ -14,6 +14,8 @@ import type {
 import {
   Call, CallCancel, CallHistory, CallList, CallRef, CallRequest, Calls, CancelBody, ClosedCalls, ClosedQuery, DriverLocationPush, DriverOnline, Empty,
   ExportLine, ExportQuery, Hello, LatLng, ListQuery, Offer, OfferRevoked, OfflineResult, OnlineResult, OpsSummary, TripCancel,
+  AdminActions, AdminActionsQuery, CallRedispatch, DriverLift, DriverLiftedPush, DriverSuspend, DriverSuspendedPush, LiftBody, LiftResult, RedispatchBody,
+  SuspendBody, SuspendResult,
 } from './schemas.js';
 import type { UserRole } from './status.js';
 
@@ -26,13 +28,17 @@ export const REST_CODES = [
 
 export type Transport = 'socket' | 'rest';
 
-/** The payload field a route's path parameter `:id` carries: `/api/calls/:id/…` is `{ callId }`. */
+/** The payload field a route's path parameter `:id` carries by default: `/api/calls/:id/…` is `{ callId }`. */
 export const PATH_ID_FIELD = 'callId';
+/** The payload fields a path `:id` may carry (RestRoute.idField). */
+export type PathIdField = 'callId' | 'driverId';
 
 export interface RestRoute {
   method: 'get' | 'post';
-  /** Express style: `/api/calls/:id`, where `:id` is the payload's `callId` (PATH_ID_FIELD). */
+  /** Express style: `/api/calls/:id`, where `:id` is the payload's `idField` (default `callId`, PATH_ID_FIELD). */
   path: string;
+  /** The payload field the path's `:id` carries; unset: `callId`. */
+  idField?: PathIdField;
   /** The status of a success. */
   status: 200 | 201;
   /** A second success status and when it is answered (a repeated request). */
@@ -202,6 +208,31 @@ export const ACTIONS = [
     roles: ['driver'], event: 'trip:cancel', payload: TripCancel, result: Call, codes: TRIP_STEP_CODES,
     route: { method: 'post', path: '/api/calls/:id/back-out', status: 200, body: CancelBody },
   }),
+  evented({
+    name: 'call.redispatch', summary: 'Take a dispatched (or arrived) call from its driver and match it again without that driver (admin)',
+    roles: ['admin'], event: 'call:redispatch', payload: CallRedispatch, result: Call,
+    route: { method: 'post', path: '/api/calls/:id/redispatch', status: 200, body: RedispatchBody },
+    codes: ['FORBIDDEN', 'NOT_FOUND', 'INVALID_STATE'],
+  }),
+  evented({
+    name: 'driver.suspend', summary: 'Suspend a driver for durationMs or until lifted: its offers end, its trip may finish, driver:online is refused (admin)',
+    roles: ['admin'], event: 'driver:suspend', payload: DriverSuspend, result: SuspendResult,
+    route: { method: 'post', path: '/api/drivers/:id/suspend', idField: 'driverId', status: 200, body: SuspendBody },
+    // NOT_FOUND: over REST only, a path with an empty id is no route.
+    codes: ['FORBIDDEN', 'NOT_FOUND'],
+  }),
+  evented({
+    name: 'driver.lift', summary: 'Lift a driver\'s suspension: it may go online again (admin)',
+    roles: ['admin'], event: 'driver:lift', payload: DriverLift, result: LiftResult,
+    route: { method: 'post', path: '/api/drivers/:id/lift', idField: 'driverId', status: 200, body: LiftBody },
+    codes: ['FORBIDDEN', 'NOT_FOUND'],
+  }),
+  restOnly({
+    name: 'admin.actions', summary: 'Operator levers from the ledger\'s admin_actions, newest first, optionally of one target (admin)',
+    roles: ['admin'], payload: AdminActionsQuery, result: AdminActions,
+    route: { method: 'get', path: '/api/admin/actions', status: 200, query: AdminActionsQuery },
+    codes: ['FORBIDDEN'],
+  }),
 ] as const satisfies readonly Action[];
 
 /** Any action of the table, with its name (and event) as types. */
@@ -235,7 +266,12 @@ export function actionOfRoute(method: string, path: string): AnyAction | undefin
   return ACTIONS.find((a) => a.route.method === method.toLowerCase() && a.route.path === path);
 }
 
-/** True when the route's path has the `:id` parameter (the payload's PATH_ID_FIELD). */
+/** The payload field a route's `:id` carries: its idField, else PATH_ID_FIELD (`callId`). */
+export function pathIdField(route: RestRoute): PathIdField {
+  return route.idField ?? PATH_ID_FIELD;
+}
+
+/** True when the route's path has the `:id` parameter (the payload's pathIdField). */
 export function routeHasId(route: RestRoute): boolean {
   return /\/:id(?:\/|$)/.test(route.path);
 }
@@ -243,7 +279,7 @@ export function routeHasId(route: RestRoute): boolean {
 /**
  * The payload a REST request carries, to be validated with its action's payload schema as a
  * socket payload is: the query's fields (when the route reads one), the body's (when it takes
- * one; none is `{}`) and the path id as `callId`. A body that is not an object (a JSON array) is
+ * one; none is `{}`) and the path id as its field (`callId`, or the route's idField). A body that is not an object (a JSON array) is
  * the payload itself, so the schema refuses it as it would refuse it from a socket.
  */
 export function restPayload(route: RestRoute, request: { id?: string | undefined; body?: unknown; query?: unknown }): unknown {
@@ -251,7 +287,7 @@ export function restPayload(route: RestRoute, request: { id?: string | undefined
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return body;
   const query: unknown = route.query ? (request.query ?? {}) : {};
   // Spread, never Object.assign: an own `__proto__` key of a parsed body stays a plain key.
-  return { ...(query as object), ...body, ...(routeHasId(route) ? { [PATH_ID_FIELD]: request.id } : {}) };
+  return { ...(query as object), ...body, ...(routeHasId(route) ? { [pathIdField(route)]: request.id } : {}) };
 }
 
 /** The HTTP routes that are not actions: probes, metrics and the API documents. */
@@ -305,4 +341,6 @@ export const PUSHES: readonly Push[] = [
   push({ event: 'offer', summary: 'A call offered to this driver; every live offer again after a (re)connect', to: ['driver'], payload: Offer }),
   push({ event: 'offer:revoked', summary: 'An offer of this driver ended: taken by another, cancelled, expired, or busy (this driver won another call)', to: ['driver'], payload: OfferRevoked }),
   push({ event: 'trip:status', summary: 'A change of the driver\'s current trip; the current trip again after a (re)connect', to: ['driver'], payload: Call }),
+  push({ event: 'driver:suspended', summary: 'An operator suspended this driver: why and until when (null: until lifted); driver:online is refused meanwhile', to: ['driver'], payload: DriverSuspendedPush }),
+  push({ event: 'driver:lifted', summary: 'An operator lifted this driver\'s suspension: it may go online again', to: ['driver'], payload: DriverLiftedPush }),
 ];

@@ -1,6 +1,7 @@
 /** Typed Socket.IO event maps for both directions, and the ack union. */
 import type {
-  Call, CallCancel, CallRef, CallRequest, DriverLocationPush, DriverOnline, Hello, LatLng, Offer, OfferRevoked, TripCancel, WireError,
+  Call, CallCancel, CallRedispatch, CallRef, CallRequest, DriverLift, DriverLocationPush, DriverOnline, DriverSuspend, DriverSuspendedPush, Hello, LatLng,
+  Offer, OfferRevoked, TripCancel, WireError,
 } from './schemas.js';
 
 /** Every ack is one of these two shapes, never a thrown exception. */
@@ -25,6 +26,10 @@ export interface ClientToServerEvents {
   'trip:start': (payload: CallRef, ack: Ack<Call>) => void;
   'trip:complete': (payload: CallRef, ack: Ack<Call>) => void;
   'trip:cancel': (payload: TripCancel, ack: Ack<Call>) => void;
+  // admin (operator levers, 1.4.0)
+  'call:redispatch': (payload: CallRedispatch, ack: Ack<Call>) => void;
+  'driver:suspend': (payload: DriverSuspend, ack: Ack<{ driverId: string; suspended: true; until: string | null }>) => void;
+  'driver:lift': (payload: DriverLift, ack: Ack<{ driverId: string; suspended: false }>) => void;
 }
 
 export interface ServerToClientEvents {
@@ -34,6 +39,8 @@ export interface ServerToClientEvents {
   offer: (offer: Offer) => void;
   'offer:revoked': (revoked: OfferRevoked) => void;
   'trip:status': (call: Call) => void;
+  'driver:suspended': (push: DriverSuspendedPush) => void;
+  'driver:lifted': (push: EmptyObject) => void;
 }
 
 export type ClientEvent = keyof ClientToServerEvents;

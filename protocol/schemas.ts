@@ -47,6 +47,24 @@ export const CallCancel = z.object({ callId: Id, reason: Reason });
 export const Empty = z.object({});
 export const TripCancel = CallCancel;
 
+/** Operator levers (admin). */
+export const CallRedispatch = z.object({ callId: Id, reason: Reason });
+/** A suspension's length: at least a second, at most 30 days; none = until lifted. */
+export const SUSPEND_MIN_MS = 1000;
+export const SUSPEND_MAX_MS = 30 * 24 * 60 * 60 * 1000;
+export const DriverSuspend = z.object({
+  driverId: Id,
+  reason: z.string().min(1).max(200),
+  durationMs: z.number().int().min(SUSPEND_MIN_MS).max(SUSPEND_MAX_MS).optional(),
+});
+export const DriverLift = z.object({ driverId: Id, reason: Reason });
+export type CallRedispatch = z.infer<typeof CallRedispatch>;
+export type DriverSuspend = z.infer<typeof DriverSuspend>;
+export type DriverLift = z.infer<typeof DriverLift>;
+export const SuspendBody = DriverSuspend.omit({ driverId: true });
+export const LiftBody = DriverLift.omit({ driverId: true });
+export const RedispatchBody = z.object({ reason: Reason });
+
 /** REST-only shapes. */
 export const CancelBody = z.object({ reason: Reason });
 /** A cursor a listing answered (`next`): opaque text, passed back as it came. */
@@ -158,6 +176,14 @@ export type Hello = z.infer<typeof Hello>;
 export const OnlineResult = z.object({ status: z.literal('available') });
 export const OfflineResult = z.object({ status: z.literal('offline') });
 export const CallList = z.object({ items: z.array(Call) });
+/** `driver:suspend`: `until` is ISO-8601 UTC, or null for until lifted. */
+export const SuspendResult = z.object({ driverId: z.string(), suspended: z.literal(true), until: z.string().nullable() });
+export const LiftResult = z.object({ driverId: z.string(), suspended: z.literal(false) });
+/** Push `driver:suspended`: why, and until when (null: until lifted). */
+export const DriverSuspendedPush = z.object({ reason: z.string(), until: z.string().nullable() });
+export type DriverSuspendedPush = z.infer<typeof DriverSuspendedPush>;
+/** Push `driver:lifted`: the suspension was lifted by an operator; the driver may go online again. */
+export const DriverLiftedPush = z.object({});
 export const Calls = z.array(Call);
 
 
@@ -181,6 +207,25 @@ export type CallEvent = z.infer<typeof CallEvent>;
 /** `GET /api/calls/:id/history`: every status change of the call, oldest first, from the ledger. */
 export const CallHistory = z.object({ callId: z.string(), events: z.array(CallEvent) });
 export type CallHistory = z.infer<typeof CallHistory>;
+
+/** One operator lever as the ledger's admin_actions table keeps it. */
+export const AdminAction = z.object({
+  id: z.string(),
+  adminId: z.string(),
+  action: z.string(),
+  targetType: z.enum(['call', 'driver']),
+  targetId: z.string(),
+  reason: z.string(),
+  /** ISO-8601 UTC. */
+  at: z.string(),
+  details: z.record(z.string(), z.unknown()),
+});
+export type AdminAction = z.infer<typeof AdminAction>;
+export const AdminActionsQuery = z.object({
+  target: Id.optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
+export const AdminActions = z.object({ items: z.array(AdminAction) });
 
 /** A page of a listing: `next` is the cursor of the page after it, null on the last. */
 export const ClosedCalls = z.object({ items: z.array(Call), next: z.string().nullable() });

@@ -7,7 +7,7 @@
  * after a client's action, a dispatcher after a matching step or a timer.
  */
 import type { Logger } from 'pino';
-import type { Call, DriverLocationPush, Offer, RevokeReason } from '../protocol/index.js';
+import type { Call, DriverLocationPush, DriverSuspendedPush, Offer, RevokeReason } from '../protocol/index.js';
 import { enqueueMatch, enqueueRematch, enqueueRound, type DispatchQueue } from './jobs.js';
 import type { Notifier } from './notify/notifier.js';
 import type { Commands } from './redis/commands.js';
@@ -21,6 +21,10 @@ export interface Effects {
   tripEnded?: { driverId: string; call: Call }[];
   revoked?: { callId: string; drivers: string[]; reason: RevokeReason }[];
   location?: { passengerId: string; push: DriverLocationPush }[];
+  /** `driver:suspended` to a driver an operator suspended. */
+  suspended?: { driverId: string; push: DriverSuspendedPush }[];
+  /** `driver:lifted` to drivers whose suspension an operator lifted. */
+  lifted?: string[];
   /**
    * A driver's offers for these calls end (`state`), where still live; the driver is told
    * (`reason`) and those calls are matched again. `wait`: before the answer, or in the background.
@@ -61,6 +65,8 @@ export async function applyEffects(ctx: EffectsContext, e: Effects): Promise<voi
   for (const { driverId, call } of e.tripEnded ?? []) notify.tripEnded(driverId, call);
   for (const { callId, drivers, reason } of e.revoked ?? []) revoked(ctx, drivers, callId, reason);
   for (const { passengerId, push } of e.location ?? []) notify.driverLocation(passengerId, push);
+  for (const { driverId, push } of e.suspended ?? []) notify.suspended(driverId, push);
+  for (const driverId of e.lifted ?? []) notify.lifted(driverId);
 
   for (const end of e.endOffers ?? []) {
     if (end.callIds.length === 0) continue;

@@ -322,7 +322,7 @@ describe('the command layer', () => {
     expect(await commands.waitingNear(['nobody'])).to.deep.equal([]);
     expect(await commands.dueTimers({ now: Date.now(), leaseMs: 1000, max: 10 })).to.deep.equal([]);
     expect(await commands.dueRegions({ now: Date.now(), leaseMs: 1000, max: 10 })).to.deep.equal([]);
-    expect(await commands.driverResync({ driverId: 'nobody', now: Date.now() })).to.deep.equal({ trip: null, offers: [] });
+    expect(await commands.driverResync({ driverId: 'nobody', now: Date.now() })).to.deep.equal({ trip: null, offers: [], suspended: null });
     expect(await commands.waveEnd({ callId: 'no-such-call', now: clock(), fence: 0 })).to.deep.equal({ outcome: 'gone', effects: {} });
     const r = await offerRound(['no-such-call']);
     expect(r).to.deep.include({ outcome: 'committed', offered: [], waiting: [], lost: [], again: false });

@@ -24,6 +24,7 @@ const EVENTS = {
   'driver:online': true, 'driver:offline': true, 'driver:location': true,
   'offer:accept': true, 'offer:reject': true,
   'trip:arrived': true, 'trip:start': true, 'trip:complete': true, 'trip:cancel': true,
+  'call:redispatch': true, 'driver:suspend': true, 'driver:lift': true,
 } as const satisfies Record<ClientEvent, true>;
 const EVENT_NAMES = Object.keys(EVENTS) as ClientEvent[];
 
@@ -140,6 +141,12 @@ const request = withExtras(fc.record({
   dropoff: fc.oneof(place, tree),
 }, { requiredKeys: [] }));
 const empty = fc.oneof(fc.constant({}), extras);
+/** The fuzz's own driver ids are known to nobody here: a suspension lands on an id of its own, never on the fuzz driver (its final ride must go on). */
+const driverIdish = fc.oneof({ weight: 2, arbitrary: validId.map((id) => `fzs-${id}`.slice(0, 64)) }, { weight: 1, arbitrary: scalar }, { weight: 1, arbitrary: tree });
+const suspend = withExtras(fc.record({
+  driverId: driverIdish, reason: fc.oneof(fc.string({ maxLength: 210 }), scalar), durationMs: fc.oneof(fc.integer({ min: -10, max: 40 * 24 * 3600 * 1000 }), scalar),
+}, { requiredKeys: [] }));
+const lift = withExtras(fc.record({ driverId: driverIdish, reason: fc.oneof(fc.string({ maxLength: 210 }), scalar) }, { requiredKeys: [] }));
 const SHAPED: Record<ClientEvent, fc.Arbitrary<unknown>> = {
   'call:request': request,
   'call:cancel': cancel,
@@ -154,6 +161,9 @@ const SHAPED: Record<ClientEvent, fc.Arbitrary<unknown>> = {
   'trip:start': callRef,
   'trip:complete': callRef,
   'trip:cancel': cancel,
+  'call:redispatch': cancel,
+  'driver:suspend': suspend,
+  'driver:lift': lift,
 };
 
 /** The role an event is meant for is drawn more often, so more payloads get past the role check. */
@@ -276,13 +286,15 @@ type Route =
   | 'GET /api/calls/:id/history' | 'GET /api/calls/closed' | 'GET /api/calls/export' | 'GET /api/ops/summary'
   | 'POST /api/driver/online' | 'POST /api/driver/offline' | 'POST /api/driver/location'
   | 'POST /api/calls/:id/accept' | 'POST /api/calls/:id/reject'
-  | 'POST /api/calls/:id/arrived' | 'POST /api/calls/:id/start' | 'POST /api/calls/:id/complete' | 'POST /api/calls/:id/back-out';
+  | 'POST /api/calls/:id/arrived' | 'POST /api/calls/:id/start' | 'POST /api/calls/:id/complete' | 'POST /api/calls/:id/back-out'
+  | 'POST /api/calls/:id/redispatch' | 'POST /api/drivers/:id/suspend' | 'POST /api/drivers/:id/lift' | 'GET /api/admin/actions';
 const ROUTES: Route[] = [
   'POST /api/calls', 'GET /api/calls', 'GET /api/calls/:id', 'GET /api/calls/active', 'POST /api/calls/:id/cancel',
   'GET /api/calls/:id/history', 'GET /api/calls/closed', 'GET /api/calls/export', 'GET /api/ops/summary',
   'POST /api/driver/online', 'POST /api/driver/offline', 'POST /api/driver/location',
   'POST /api/calls/:id/accept', 'POST /api/calls/:id/reject',
   'POST /api/calls/:id/arrived', 'POST /api/calls/:id/start', 'POST /api/calls/:id/complete', 'POST /api/calls/:id/back-out',
+  'POST /api/calls/:id/redispatch', 'POST /api/drivers/:id/suspend', 'POST /api/drivers/:id/lift', 'GET /api/admin/actions',
 ];
 
 /** Every code an event may answer, from the action table. */

@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import {
-  ACTIONS, actionOfEvent, CALL_STATUSES, canTransition, Call as CallSchema, CallRequest, DEFAULT_MESSAGE, DriverLocationPush, ErrorCode, Hello, HTTP_ROUTES, HTTP_STATUS,
+  ACTIONS, actionOfEvent, CALL_STATUSES, canTransition, Call as CallSchema, CallRequest, DEFAULT_MESSAGE, DriverLiftedPush, DriverLocationPush, DriverSuspendedPush, ErrorCode, Hello, HTTP_ROUTES, HTTP_STATUS,
   Offer, OfferRevoked, PROTOCOL_VERSION, REST_CODES, RevokeReason, SOCKET_CODES, TRANSITIONS,
   type Call, type CallStatus, type ClientEvent, type Response, type ServerEvent,
 } from '../protocol/index.js';
@@ -83,6 +83,8 @@ const PUSHES: Record<ServerEvent, z.ZodType> = {
   offer: Offer,
   'offer:revoked': OfferRevoked,
   'trip:status': CallSchema,
+  'driver:suspended': DriverSuspendedPush,
+  'driver:lifted': DriverLiftedPush,
 };
 
 describe('protocol/ matches docs/protocol.md', () => {
@@ -110,7 +112,7 @@ describe('protocol/ matches docs/protocol.md', () => {
     const named = [...contract.matchAll(/^\| `([a-z:]+)`(?: \/ `([a-z:]+)`)?(?: \/ `([a-z:]+)`)? \| `\{/gm)].flatMap((m) => m.slice(1).filter(Boolean));
     expect([...named].sort()).to.deep.equal([...handled].sort());
     const rows = tables('| event | payload | ack data |').flat();
-    expect(tables('| event | payload | ack data |'), 'one table per role: passenger and driver').to.have.length(2);
+    expect(tables('| event | payload | ack data |'), 'one table per role: passenger, driver and admin').to.have.length(3);
     const events = rows.map(([event]) => unquote(event!));
     expect(events, 'no event twice').to.have.length(new Set(events).size);
     expect([...events].sort()).to.deep.equal([...handled].sort());
@@ -207,7 +209,8 @@ describe('protocol/ matches docs/protocol.md', () => {
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 const assertType = <T extends true>(): T => true as T;
 assertType<Equal<CallStatus, 'requested' | 'offered' | 'dispatched' | 'arrived' | 'in_progress' | 'completed' | 'cancelled' | 'unfulfilled'>>();
-assertType<Equal<ServerEvent, 'hello' | 'call:status' | 'driver:location' | 'offer' | 'offer:revoked' | 'trip:status'>>();
-assertType<Equal<ClientEvent, 'call:request' | 'call:cancel' | 'call:get' | 'call:active' | 'driver:online' | 'driver:offline' | 'driver:location' | 'offer:accept' | 'offer:reject' | 'trip:arrived' | 'trip:start' | 'trip:complete' | 'trip:cancel'>>();
+assertType<Equal<ServerEvent, 'hello' | 'call:status' | 'driver:location' | 'offer' | 'offer:revoked' | 'trip:status' | 'driver:suspended' | 'driver:lifted'>>();
+assertType<Equal<ClientEvent, 'call:request' | 'call:cancel' | 'call:get' | 'call:active' | 'driver:online' | 'driver:offline' | 'driver:location' | 'offer:accept' | 'offer:reject' | 'trip:arrived' | 'trip:start' | 'trip:complete' | 'trip:cancel'
+  | 'call:redispatch' | 'driver:suspend' | 'driver:lift'>>();
 assertType<Equal<Response<number>, { ok: true; data: number } | { ok: false; error: { code: ErrorCode; message: string } }>>();
 assertType<Equal<Call['driverId'], string | null>>();

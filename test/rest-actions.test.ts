@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import { z } from 'zod';
 import {
-  ACTIONS, actionNamed, Call, DriverLocationPush, HTTP_STATUS, PATH_ID_FIELD, restPayload, routeHasId,
+  ACTIONS, actionNamed, Call, DriverLocationPush, HTTP_STATUS, pathIdField, restPayload, routeHasId,
   type ActionName, type ErrorCode, type Offer, type Response, type UserRole,
 } from '../protocol/index.js';
 import { PATH_ID_MESSAGE } from '../server/gateway/pipeline.js';
@@ -232,6 +232,15 @@ describe('the same action answers the same over both transports', () => {
     { name: 'the rider\'s open calls', who: 'rider', action: 'call.active', payload: () => ({}), expect: 'ok' },
     { name: 'the rider reading its call', who: 'rider', action: 'call.get', payload: () => ({ callId: own.id }), expect: 'ok' },
     { name: 'going online far away', who: 'driver', action: 'driver.online', payload: () => placeAt(8), expect: 'ok' },
+    // The operator levers (1.4.0).
+    { name: 'a rider redispatching a call', who: 'rider', action: 'call.redispatch', payload: () => ({ callId: own.id }), expect: 'FORBIDDEN' },
+    { name: 'a redispatch of a call not dispatched', who: 'admin', action: 'call.redispatch', payload: () => ({ callId: own.id, reason: 'x' }), expect: 'INVALID_STATE' },
+    { name: 'a redispatch of a missing call', who: 'admin', action: 'call.redispatch', payload: () => ({ callId: 'no-such-call' }), expect: 'NOT_FOUND' },
+    { name: 'a driver suspending another', who: 'driver', action: 'driver.suspend', payload: () => ({ driverId: 'someone', reason: 'x' }), expect: 'FORBIDDEN' },
+    { name: 'a suspension of 999 ms', who: 'admin', action: 'driver.suspend', payload: () => ({ driverId: 'someone', reason: 'x', durationMs: 999 }), expect: 'VALIDATION_FAILED' },
+    { name: 'a suspension without a reason', who: 'admin', action: 'driver.suspend', payload: () => ({ driverId: 'someone' }), expect: 'VALIDATION_FAILED' },
+    { name: 'a rider lifting a suspension', who: 'rider', action: 'driver.lift', payload: () => ({ driverId: 'someone' }), expect: 'FORBIDDEN' },
+    { name: 'a lift of a driver never suspended', who: 'admin', action: 'driver.lift', payload: () => ({ driverId: 'never-suspended', reason: 'x' }), expect: 'ok' },
     { name: 'a position report', who: 'driver', action: 'driver.location', payload: () => placeAt(8), expect: 'ok' },
   ];
 
@@ -241,8 +250,9 @@ describe('the same action answers the same over both transports', () => {
     const fields = typeof payload === 'object' && payload !== null && !Array.isArray(payload) ? { ...(payload as Record<string, unknown>) } : undefined;
     let path = route.path;
     if (routeHasId(route)) {
-      path = path.replace(':id', encodeURIComponent(String(fields?.[PATH_ID_FIELD])));
-      if (fields) delete fields[PATH_ID_FIELD];
+      const idField = pathIdField(route);
+      path = path.replace(':id', encodeURIComponent(String(fields?.[idField])));
+      if (fields) delete fields[idField];
     }
     return { method: route.method.toUpperCase(), path, body: route.body ? (fields ?? payload) : undefined };
   }
@@ -293,7 +303,7 @@ describe('the action table\'s routes', () => {
     for (const a of ACTIONS) {
       expect(a.route.path, a.name).to.match(/^\/api\//);
       expect(a.payload, a.name).to.be.instanceOf(z.ZodObject);
-      const carried = [...(routeHasId(a.route) ? [PATH_ID_FIELD] : []), ...fields(a.route.body), ...fields(a.route.query)];
+      const carried = [...(routeHasId(a.route) ? [pathIdField(a.route)] : []), ...fields(a.route.body), ...fields(a.route.query)];
       expect(carried, `what ${a.route.method.toUpperCase()} ${a.route.path} carries`).to.have.length(new Set(carried).size);
       expect(carried.sort(), `the payload of ${a.name}`).to.deep.equal(fields(a.payload));
     }

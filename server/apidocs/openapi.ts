@@ -7,7 +7,7 @@ import {
   createDocument, type ZodOpenApiOperationObject, type ZodOpenApiOverrideContext, type ZodOpenApiPathsObject, type ZodOpenApiResponseObject,
 } from 'zod-openapi';
 import {
-  ACTIONS, answerCodes, Call, ErrorCode, HTTP_ROUTES, HTTP_STATUS, Id, LatLng, Offer, Place, PROTOCOL_VERSION, WireError,
+  ACTIONS, answerCodes, Call, ErrorCode, HTTP_ROUTES, HTTP_STATUS, Id, LatLng, Offer, pathIdField, Place, PROTOCOL_VERSION, routeHasId, WireError,
   type Action, type HttpRoute, type RestRoute,
 } from '../../protocol/index.js';
 
@@ -42,7 +42,7 @@ function actionOperation(a: Action, route: RestRoute): ZodOpenApiOperationObject
   const responses: Record<string, ZodOpenApiResponseObject> = { [route.status]: success };
   if (route.also) responses[route.also.status] = { ...success, description: `Success: ${route.also.when}` };
   Object.assign(responses, errorResponses(answerCodes(a, 'rest')));
-  const params = /:id\b/.test(route.path) ? { path: z.object({ id: Id }) } : undefined;
+  const params = routeHasId(route) ? { path: z.object({ id: Id.describe(`The payload's \`${pathIdField(route)}\``) }) } : undefined;
   return {
     operationId: a.name,
     summary: a.summary,

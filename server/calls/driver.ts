@@ -2,7 +2,7 @@
  * What drivers can do: availability and position, answering offers, running the trip. Shared by
  * the Socket.IO handlers and the REST routes, like CallService.
  */
-import type { Call, DriverOnline, LatLng, Offer, User } from '../../protocol/index.js';
+import type { Call, DriverOnline, DriverSuspendedPush, LatLng, Offer, User } from '../../protocol/index.js';
 import { clock, follow, type Context } from '../context.js';
 import { AppError } from '../errors.js';
 import { scheduleGrace } from '../jobs.js';
@@ -91,8 +91,29 @@ export class DriverService {
     return call;
   }
 
-  /** What a (re)connecting driver is told: its current trip and its live offers. */
-  resync(driverId: string): Promise<{ trip: Call | null; offers: Offer[] }> {
+  /** An admin suspends a driver for `durationMs`, or until lifted. */
+  async suspend(user: User, driverId: string, reason: string, durationMs?: number): Promise<{ driverId: string; suspended: true; until: string | null }> {
+    requireRole(user, 'admin');
+    const now = clock();
+    const untilMs = durationMs === undefined ? undefined : now.ms + durationMs;
+    const { onTrip, effects } = await this.ctx.commands.driverSuspend({ driverId, adminId: user.id, reason, untilMs, now });
+    await follow(this.ctx, effects);
+    const until = untilMs === undefined ? null : new Date(untilMs).toISOString();
+    this.ctx.log.info({ driverId, by: user.id, reason, until, onTrip }, 'driver suspended');
+    return { driverId, suspended: true, until };
+  }
+
+  /** An admin lifts a driver's suspension. */
+  async lift(user: User, driverId: string, reason?: string): Promise<{ driverId: string; suspended: false }> {
+    requireRole(user, 'admin');
+    const { was, effects } = await this.ctx.commands.driverLift({ driverId, adminId: user.id, reason: reason ?? '', now: clock() });
+    await follow(this.ctx, effects);
+    this.ctx.log.info({ driverId, by: user.id, reason, was }, 'driver suspension lifted');
+    return { driverId, suspended: false };
+  }
+
+  /** What a (re)connecting driver is told: its suspension (while one counts), its current trip and its live offers. */
+  resync(driverId: string): Promise<{ trip: Call | null; offers: Offer[]; suspended: DriverSuspendedPush | null }> {
     return this.ctx.commands.driverResync({ driverId, now: Date.now() });
   }
 

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  isTerminal, type Call, type CallHistory, type CallRequest, type ClosedQuery, type ExportLine, type ExportQuery, type ListQuery, type User,
+  isTerminal, type AdminAction, type Call, type CallHistory, type CallRequest, type ClosedQuery, type ExportLine, type ExportQuery, type ListQuery, type User,
   type UserRole,
 } from '../../protocol/index.js';
 import { clock, follow, type Context } from '../context.js';
@@ -57,6 +57,22 @@ export class CallService {
     await follow(this.ctx, effects);
     this.ctx.log.info({ callId, status: call.status, by: user.id, driverId: freedDriver || undefined }, 'call cancelled');
     return call;
+  }
+
+  /** An admin takes a dispatched (or arrived) call from its driver; the call is matched again without it. */
+  async redispatch(user: User, callId: string, reason?: string): Promise<Call> {
+    requireRole(user, 'admin');
+    const { call, driverId, effects } = await this.ctx.commands.redispatch({ callId, adminId: user.id, reason: reason ?? '', now: clock() });
+    await follow(this.ctx, effects);
+    this.ctx.log.info({ callId, by: user.id, driverId, reason }, 'call redispatched by an admin');
+    return call;
+  }
+
+  /** Operator levers recorded in the ledger, newest first (admin). */
+  async adminActions(user: User, q: { target?: string | undefined; limit: number }): Promise<{ items: AdminAction[] }> {
+    requireRole(user, 'admin');
+    const ledger = this.ledger();
+    return { items: await reading(ledger.adminActions({ targetId: q.target, limit: q.limit })) };
   }
 
   /** A call, if this user may see it: its passenger, a driver it was offered to or assigned, an admin. */

@@ -48,5 +48,9 @@ export function bindActions({ calls, drivers, ops }: Services): Bindings {
     'trip.start': (u, p) => drivers.step(u, p.callId, 'in_progress'),
     'trip.complete': (u, p) => drivers.step(u, p.callId, 'completed'),
     'trip.cancel': (u, p) => drivers.backOut(u, p.callId, p.reason),
+    'call.redispatch': (u, p) => calls.redispatch(u, p.callId, p.reason),
+    'driver.suspend': (u, p) => drivers.suspend(u, p.driverId, p.reason, p.durationMs),
+    'driver.lift': (u, p) => drivers.lift(u, p.driverId, p.reason),
+    'admin.actions': (u, q) => calls.adminActions(u, q),
   };
 }

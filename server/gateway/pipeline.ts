@@ -16,7 +16,7 @@
 import type { Logger } from 'pino';
 import type { ZodError } from 'zod';
 import {
-  ID_RULE, PATH_ID_FIELD, routeHasId, type ActionName, type ActionNamed, type ActionPayload, type ActionResult, type AnyAction, type Transport, type User,
+  ID_RULE, pathIdField, routeHasId, type ActionName, type ActionNamed, type ActionPayload, type ActionResult, type AnyAction, type Transport, type User,
   type WireError,
 } from '../../protocol/index.js';
 import { describeZodError, toWireError } from '../errors.js';
@@ -78,6 +78,6 @@ function invoke<N extends ActionName>(bindings: Bindings, name: N, user: User, p
 
 /** A schema's refusal: over REST a bad path id is named as the path's `id`, as the route writes it. */
 function validationError(err: ZodError, action: AnyAction, transport: Transport): WireError {
-  const pathId = transport === 'rest' && routeHasId(action.route) && err.issues.some((i) => i.path[0] === PATH_ID_FIELD);
+  const pathId = transport === 'rest' && routeHasId(action.route) && err.issues.some((i) => i.path[0] === pathIdField(action.route));
   return { code: 'VALIDATION_FAILED', message: pathId ? PATH_ID_MESSAGE : describeZodError(err) };
 }

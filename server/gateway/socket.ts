@@ -159,7 +159,8 @@ async function resync(socket: IoSocket, d: SocketDeps): Promise<void> {
   if (user.role === 'passenger') {
     for (const call of await d.services.calls.active(user)) socket.emit('call:status', call);
   } else if (user.role === 'driver') {
-    const { trip, offers } = await d.services.drivers.resync(user.id);
+    const { trip, offers, suspended } = await d.services.drivers.resync(user.id);
+    if (suspended) socket.emit('driver:suspended', suspended);
     for (const offer of offers) socket.emit('offer', offer);
     if (trip) socket.emit('trip:status', trip);
   }

@@ -19,7 +19,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { isTerminal, type Call } from '../../protocol/index.js';
 import type { Metrics } from '../metrics.js';
-import type { Ledger, LedgerEntry } from './store.js';
+import type { AdminEntry, Ledger, LedgerEntry } from './store.js';
 
 export const LEDGER_GROUP = 'ledger';
 const BATCH = 500;
@@ -172,15 +172,22 @@ export class LedgerConsumer {
   private async apply(raw: RawEntry[]): Promise<void> {
     if (raw.length === 0) return;
     const entries: LedgerEntry[] = [];
+    const admin: AdminEntry[] = [];
     for (const [streamId, fields] of raw) {
       if (!fields) continue; // deleted after another consumer wrote it
+      if (fieldOf(fields, 'kind') === 'admin') {
+        const lever = parseAdmin(streamId, fields);
+        if (lever) admin.push(lever);
+        else this.o.log.error({ streamId }, 'ledger: an operator lever entry that does not parse, dropped');
+        continue;
+      }
       const entry = parseEntry(streamId, fields);
       if (entry) entries.push(entry);
       else this.o.log.error({ streamId }, 'ledger: an entry that is not a call change, dropped');
     }
     let conflicts;
     try {
-      conflicts = await this.o.ledger.write(entries);
+      conflicts = await this.o.ledger.write(entries, admin);
     } catch (err) {
       if (!this.o.ledger.refuses(err)) throw new WriteFailed(err);
       // The data itself is refused: it would fail again. Find the entry by halves; the rest is written.
@@ -220,6 +227,27 @@ export class LedgerConsumer {
     }
     const ids = raw.map(([id]) => id);
     await tx.xack(stream, LEDGER_GROUP, ...ids).xdel(stream, ...ids).exec();
+  }
+}
+
+function fieldOf(fields: string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
+}
+
+/** Free text for a text column: PostgreSQL's text refuses U+0000 (the json columns keep it escaped), so both ledgers store U+FFFD for it. */
+const textOf = (s: string) => s.replaceAll('\u0000', '\uFFFD');
+
+/** An operator lever entry (`kind` = 'admin'): its `action` JSON, with the stream id as its id. */
+function parseAdmin(streamId: string, fields: string[]): AdminEntry | undefined {
+  try {
+    const a = JSON.parse(fieldOf(fields, 'action') ?? 'null') as Partial<AdminEntry> | null;
+    if (!a || typeof a.adminId !== 'string' || typeof a.action !== 'string' || typeof a.targetId !== 'string' || typeof a.at !== 'string') return undefined;
+    if (a.targetType !== 'call' && a.targetType !== 'driver') return undefined;
+    const details = typeof a.details === 'object' && a.details !== null && !Array.isArray(a.details) ? a.details : {};
+    return { id: streamId, adminId: a.adminId, action: a.action, targetType: a.targetType, targetId: a.targetId, reason: typeof a.reason === 'string' ? textOf(a.reason) : '', at: a.at, details };
+  } catch {
+    return undefined;
   }
 }
 

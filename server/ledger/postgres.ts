@@ -17,10 +17,11 @@ import { and, desc, asc, eq, gt, gte, inArray, lt, or, sql, type SQL } from 'dri
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
-import { TERMINAL_STATUSES, type Call, type CallStatus } from '../../protocol/index.js';
+import { TERMINAL_STATUSES, type AdminAction, type Call, type CallStatus } from '../../protocol/index.js';
 import * as schema from './schema.pg.js';
 import {
   afterFence, fenceKey, isoMs, planBatch, type AssignmentConflict, type BatchPlan, type CallEvent, type ClosedQuery, type ExportQuery, type Ledger, type LedgerEntry,
+  type AdminEntry,
 } from './store.js';
 
 const MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), 'migrations-pg');
@@ -51,9 +52,9 @@ export interface PostgresLedgerOptions {
   onError?: (err: Error) => void;
 }
 
-const { callEvents, calls } = schema;
+const { adminActions, callEvents, calls } = schema;
 /** A timestamptz column as ISO-8601 UTC with milliseconds, as the wire Call spells times. */
-const isoOf = (column: SQL | typeof callEvents.at) => sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+const isoOf = (column: SQL | typeof callEvents.at | typeof adminActions.at) => sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 export class PostgresLedger implements Ledger {
   readonly backend = 'postgres';
@@ -108,8 +109,8 @@ export class PostgresLedger implements Ledger {
     }
   }
 
-  async write(entries: LedgerEntry[]): Promise<AssignmentConflict[]> {
-    if (entries.length === 0) return [];
+  async write(entries: LedgerEntry[], admin: AdminEntry[] = []): Promise<AssignmentConflict[]> {
+    if (entries.length === 0 && admin.length === 0) return [];
     await this.ready();
     const plan = planBatch(entries);
     for (let attempt = 1; ; attempt++) {
@@ -117,6 +118,7 @@ export class PostgresLedger implements Ledger {
       let broken: Error | undefined;
       try {
         await client.query('BEGIN');
+        if (admin.length > 0) await writeAdmin(client, admin);
         const conflicts = await writePlan(client, plan);
         await client.query('COMMIT');
         return conflicts;
@@ -190,12 +192,38 @@ export class PostgresLedger implements Ledger {
     return rows.map((r) => r.json as Call);
   }
 
+  async adminActions(q: { targetId?: string | undefined; limit: number }): Promise<AdminAction[]> {
+    await this.ready();
+    const rows = await this.db
+      .select({
+        id: adminActions.id, adminId: adminActions.adminId, action: adminActions.action, targetType: adminActions.targetType,
+        targetId: adminActions.targetId, reason: adminActions.reason, at: isoOf(adminActions.at), details: adminActions.details,
+      })
+      .from(adminActions)
+      .where(q.targetId === undefined ? undefined : eq(adminActions.targetId, q.targetId))
+      .orderBy(desc(adminActions.at), desc(adminActions.id))
+      .limit(q.limit);
+    return rows.map((r) => ({ ...r, targetType: r.targetType as AdminAction['targetType'], details: r.details as Record<string, unknown> }));
+  }
+
   async close(): Promise<void> {
     await this.pool.end();
   }
 }
 
 const column = <T>(rows: readonly T[], f: (row: T) => unknown) => rows.map(f);
+
+/** Operator levers, each once by its stream id, in the unnest style of writePlan. */
+async function writeAdmin(client: pg.PoolClient, admin: readonly AdminEntry[]): Promise<void> {
+  await client.query({
+    name: 'ledger-admin',
+    text: `INSERT INTO admin_actions (id, admin_id, action, target_type, target_id, reason, at, details)
+      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::json[])
+      ON CONFLICT DO NOTHING`,
+    values: [column(admin, (a) => a.id), column(admin, (a) => a.adminId), column(admin, (a) => a.action), column(admin, (a) => a.targetType),
+      column(admin, (a) => a.targetId), column(admin, (a) => a.reason), column(admin, (a) => a.at), column(admin, (a) => JSON.stringify(a.details))],
+  });
+}
 
 /**
  * The statements of one batch, each one INSERT … SELECT FROM unnest(…) with one array per column:

@@ -53,3 +53,19 @@ export const callAssignments = pgTable(
   },
   (t) => [primaryKey({ columns: [t.callId, t.gen] })],
 );
+
+/** Operator levers (see schema.ts). */
+export const adminActions = pgTable(
+  'admin_actions',
+  {
+    id: text('id').primaryKey(),
+    adminId: text('admin_id').notNull(),
+    action: text('action').notNull(),
+    targetType: text('target_type').notNull(),
+    targetId: text('target_id').notNull(),
+    reason: text('reason').notNull(),
+    at: time('at').notNull(),
+    details: json('details').notNull(),
+  },
+  (t) => [index('admin_actions_target_idx').on(t.targetId, t.at), index('admin_actions_at_idx').on(t.at)],
+);

@@ -56,3 +56,26 @@ export const callAssignments = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.callId, t.gen] })],
 );
+
+/**
+ * Operator levers (call.cancel by an admin, call.redispatch, driver.suspend, driver.lift): who, on
+ * what, why and when. `id` is the ledger stream entry id, so a replayed entry is written once.
+ */
+export const adminActions = sqliteTable(
+  'admin_actions',
+  {
+    id: text('id').primaryKey(),
+    adminId: text('admin_id').notNull(),
+    action: text('action').notNull(),
+    /** 'call' | 'driver' */
+    targetType: text('target_type').notNull(),
+    targetId: text('target_id').notNull(),
+    /** '' when none was given; U+0000 is stored as U+FFFD (PostgreSQL's text refuses it). */
+    reason: text('reason').notNull(),
+    /** ISO-8601 UTC with milliseconds. */
+    at: text('at').notNull(),
+    /** JSON: what else the lever says (a suspension's `until`, the released driver). */
+    details: text('details').notNull(),
+  },
+  (t) => [index('admin_actions_target_idx').on(t.targetId, t.at), index('admin_actions_at_idx').on(t.at)],
+);

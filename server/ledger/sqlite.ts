@@ -10,15 +10,17 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import { TERMINAL_STATUSES, type Call } from '../../protocol/index.js';
+import { TERMINAL_STATUSES, type AdminAction, type Call } from '../../protocol/index.js';
 import * as schema from './schema.js';
 import {
   afterFence, fenceKey, isoMs as iso, planBatch, type AssignmentConflict, type CallEvent, type ClosedQuery, type ExportQuery, type Ledger, type LedgerEntry,
+  type AdminEntry,
 } from './store.js';
 
 const MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
 
 type Row = { json: string };
+type AdminRow = Omit<AdminAction, 'details' | 'targetType'> & { targetType: string; details: string };
 
 function statements(sqlite: Database.Database) {
   const terminal = TERMINAL_STATUSES.map((s) => `'${s}'`).join(', ');
@@ -37,6 +39,14 @@ function statements(sqlite: Database.Database) {
        ON CONFLICT (id) DO UPDATE SET status = excluded.status, driver_id = excluded.driver_id, json = excluded.json,
          seq = excluded.seq, updated_at = excluded.updated_at
        WHERE excluded.seq > calls.seq`,
+    ),
+    admin: sqlite.prepare<[string, string, string, string, string, string, string, string]>(
+      `INSERT INTO admin_actions (id, admin_id, action, target_type, target_id, reason, at, details)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+    ),
+    adminRead: sqlite.prepare<{ target: string | null; limit: number }, AdminRow>(
+      `SELECT id, admin_id AS adminId, action, target_type AS targetType, target_id AS targetId, reason, at, details FROM admin_actions
+       WHERE (@target IS NULL OR target_id = @target) ORDER BY at DESC, id DESC LIMIT @limit`,
     ),
     one: sqlite.prepare<[string], Row>('SELECT json FROM calls WHERE id = ?'),
     history: sqlite.prepare<[string], CallEvent>('SELECT seq, status, driver_id AS driverId, at FROM call_events WHERE call_id = ? ORDER BY seq'),
@@ -59,7 +69,7 @@ export class SqliteLedger implements Ledger {
   readonly backend = 'sqlite';
   readonly sqlite: Database.Database;
   private readonly s: ReturnType<typeof statements>;
-  private readonly apply: (entries: LedgerEntry[]) => AssignmentConflict[];
+  private readonly apply: (entries: LedgerEntry[], admin: AdminEntry[]) => AssignmentConflict[];
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -70,13 +80,16 @@ export class SqliteLedger implements Ledger {
     this.sqlite.pragma('busy_timeout = 5000');
     migrate(drizzle(this.sqlite, { schema }), { migrationsFolder: MIGRATIONS });
     this.s = statements(this.sqlite);
-    this.apply = this.sqlite.transaction((entries: LedgerEntry[]) => this.applyNow(entries));
+    this.apply = this.sqlite.transaction((entries: LedgerEntry[], admin: AdminEntry[]) => {
+      for (const a of admin) this.s.admin.run(a.id, a.adminId, a.action, a.targetType, a.targetId, a.reason, iso(a.at), JSON.stringify(a.details));
+      return this.applyNow(entries);
+    });
   }
 
   // async: a failure of the transaction is a rejection, as on PostgreSQL.
   // eslint-disable-next-line @typescript-eslint/require-await
-  async write(entries: LedgerEntry[]): Promise<AssignmentConflict[]> {
-    return entries.length === 0 ? [] : this.apply(entries);
+  async write(entries: LedgerEntry[], admin: AdminEntry[] = []): Promise<AssignmentConflict[]> {
+    return entries.length === 0 && admin.length === 0 ? [] : this.apply(entries, admin);
   }
 
   private applyNow(entries: LedgerEntry[]): AssignmentConflict[] {
@@ -127,6 +140,11 @@ export class SqliteLedger implements Ledger {
     return Promise.resolve(parse(this.s.export.all({
       from: iso(q.from), to: iso(q.to), at: q.after ? iso(q.after.at) : null, id: q.after?.id ?? '', limit: q.limit,
     })));
+  }
+
+  adminActions(q: { targetId?: string | undefined; limit: number }): Promise<AdminAction[]> {
+    const rows = this.s.adminRead.all({ target: q.targetId ?? null, limit: q.limit });
+    return Promise.resolve(rows.map((r) => ({ ...r, targetType: r.targetType as AdminAction['targetType'], details: JSON.parse(r.details) as Record<string, unknown> })));
   }
 
   close(): Promise<void> {

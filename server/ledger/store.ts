@@ -3,7 +3,7 @@
  * entries and the reads the gateways answer from it. planBatch is the part of a write both share:
  * the order rows are written in and which entries the assignment fence judges.
  */
-import type { Call, CallStatus } from '../../protocol/index.js';
+import type { AdminAction, Call, CallStatus } from '../../protocol/index.js';
 
 export interface LedgerEntry {
   streamId: string;
@@ -11,6 +11,12 @@ export interface LedgerEntry {
   /** The call's assignment generation when the change was made. */
   gen: number;
 }
+
+/**
+ * The second kind of ledger stream entry: an operator lever (`kind` = 'admin'), for admin_actions.
+ * Its `id` is the stream entry id.
+ */
+export type AdminEntry = AdminAction;
 
 /** A second winner of one call and generation, refused by the ledger. */
 export interface AssignmentConflict {
@@ -63,6 +69,8 @@ export interface LedgerReads {
   closed(q: ClosedQuery): Promise<Call[]>;
   /** Calls created in [from, to), oldest first. */
   exportPage(q: ExportQuery): Promise<Call[]>;
+  /** Operator levers, newest first, of one target when given. */
+  adminActions(q: { targetId?: string | undefined; limit: number }): Promise<AdminAction[]>;
 }
 
 export interface Ledger extends LedgerReads {
@@ -71,8 +79,9 @@ export interface Ledger extends LedgerReads {
    * Write a batch of entries in one transaction, idempotently: each change once (call + seq), the
    * call row at its highest seq, a second winner of a call and generation refused and returned.
    * Resolves only after the commit; rejects when nothing was written (the caller retries it all).
+   * Operator levers (`admin`) go in the same transaction, each once (by stream id).
    */
-  write(entries: LedgerEntry[]): Promise<AssignmentConflict[]>;
+  write(entries: LedgerEntry[], admin?: AdminEntry[]): Promise<AssignmentConflict[]>;
   /** Resolves when the ledger answers (connected and migrated). */
   ping(): Promise<void>;
   /** True when a write failed on the data itself (it would fail again), not on the database being away. */

@@ -4,7 +4,7 @@
  * dispatcher through @socket.io/redis-emitter: both have the same `to(room).emit` shape.
  */
 import {
-  rooms, type Call, type DriverLocationPush, type Offer, type RevokeReason, type ServerToClientEvents,
+  rooms, type Call, type DriverLocationPush, type DriverSuspendedPush, type Offer, type RevokeReason, type ServerToClientEvents,
 } from '../../protocol/index.js';
 
 type Emit = <E extends keyof ServerToClientEvents>(event: E, ...args: Parameters<ServerToClientEvents[E]>) => unknown;
@@ -38,6 +38,16 @@ export class Notifier {
   /** The assigned driver's position, to the rider of the trip. */
   driverLocation(passengerId: string, loc: DriverLocationPush): void {
     this.out.to(rooms.passenger(passengerId)).emit('driver:location', loc);
+  }
+
+  /** An operator suspended the driver: why, and until when. */
+  suspended(driverId: string, push: DriverSuspendedPush): void {
+    this.out.to(rooms.driver(driverId)).emit('driver:suspended', push);
+  }
+
+  /** An operator lifted the driver's suspension. */
+  lifted(driverId: string): void {
+    this.out.to(rooms.driver(driverId)).emit('driver:lifted', {});
   }
 
   revoked(driverIds: string[], callId: string, reason: RevokeReason): void {

@@ -12,7 +12,7 @@
  * late, twice or never (each script's header says why).
  */
 import type { Redis } from 'ioredis';
-import type { Call, DriverProfile, LatLng, Offer } from '../../protocol/index.js';
+import type { Call, DriverProfile, DriverSuspendedPush, LatLng, Offer } from '../../protocol/index.js';
 import type { Config } from '../config.js';
 import type { Effects } from '../effects.js';
 import { regionRescueMs } from '../jobs.js';
@@ -141,6 +141,12 @@ const geoLat = (lat: number) => Math.max(-85.05112878, Math.min(85.05112878, lat
 
 /** Waiting calls matched again near each driver who becomes free (the nearest first). */
 export const REMATCH_PER_DRIVER = 10;
+
+/** What `driver:online` of a suspended driver answers (FORBIDDEN): the reason, and until when. */
+export function suspendedMessage(reason: string, untilMs: string): string {
+  const until = untilMs === '' ? 'until lifted' : `until ${new Date(Number(untilMs)).toISOString()}`;
+  return `driver suspended: ${reason}; ${until}`;
+}
 
 export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
   const runScript = scriptRunner(redis);
@@ -585,10 +591,55 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
     },
 
     async driverOnline(i: { driverId: string; pos: LatLng; now: number; vehicleClass: string; profile?: DriverProfile }): Promise<{ status: 'available'; effects: Effects }> {
-      await run('driverOnline', [keys.driver(i.driverId), keys.freeDrivers, keys.onlineDrivers], [
+      const r = await run('driverOnline', [keys.driver(i.driverId), keys.freeDrivers, keys.onlineDrivers], [
         i.driverId, i.pos.lat, i.pos.lng, i.now, i.vehicleClass, i.profile ? JSON.stringify(i.profile) : '',
       ]);
+      if (r.suspended && typeof r.suspended === 'object') {
+        const { reason, untilMs } = r.suspended as { reason?: unknown; untilMs?: unknown };
+        throw new AppError('FORBIDDEN', suspendedMessage(str(reason), str(untilMs)));
+      }
       return { status: 'available', effects: { freed: [i.driverId] } };
+    },
+
+    /** An admin takes a dispatched (or arrived) call from its driver: as a back-out, recorded as a lever. */
+    async redispatch(i: { callId: string; adminId: string; reason: string; now: Now }): Promise<{ call: Call; driverId: string; effects: Effects }> {
+      const read = async () => {
+        const json = await redis.hget(keys.call(i.callId), 'json');
+        if (!json) throw refusal('redispatch', FAIL.NO_CALL);
+        return (JSON.parse(json) as Call).driverId ?? '';
+      };
+      const r = await runFresh('redispatch', read, (driver) => [
+        [keys.call(i.callId), keys.callOffers(i.callId), keys.freeDrivers, keys.ledger, keys.callTimers, keys.driver(driver), keys.onlineDrivers],
+        [driver, i.now.ms, i.now.iso, i.adminId, i.reason],
+      ]);
+      const call = callOf(r.call);
+      const driverId = str(r.driverId);
+      return {
+        call,
+        driverId,
+        effects: { changed: [call], tripEnded: [{ driverId, call }], rematch: [i.callId], freed: r.freed === 1 ? [driverId] : [] },
+      };
+    },
+
+    /** An admin suspends a driver (`untilMs` undefined: until lifted); its live offers end `cancelled` and those calls are matched again. */
+    async driverSuspend(i: { driverId: string; adminId: string; reason: string; untilMs?: number; now: Now }): Promise<{ onTrip: boolean; effects: Effects }> {
+      const untilIso = i.untilMs === undefined ? '' : new Date(i.untilMs).toISOString();
+      const r = await run('driverSuspend', [keys.driver(i.driverId), keys.freeDrivers, keys.driverOffers(i.driverId), keys.ledger, keys.onlineDrivers], [
+        i.driverId, i.now.ms, i.now.iso, i.untilMs ?? '', untilIso, i.reason, i.adminId,
+      ]);
+      return {
+        onTrip: r.onTrip === 1,
+        effects: {
+          suspended: [{ driverId: i.driverId, push: { reason: i.reason, until: untilIso || null } }],
+          endOffers: [{ driverId: i.driverId, callIds: list(r.held), state: 'revoked', reason: 'cancelled', wait: true }],
+        },
+      };
+    },
+
+    /** An admin lifts a driver's suspension. */
+    async driverLift(i: { driverId: string; adminId: string; reason: string; now: Now }): Promise<{ was: boolean; effects: Effects }> {
+      const r = await run('driverLift', [keys.driver(i.driverId), keys.ledger], [i.driverId, i.now.ms, i.now.iso, i.reason, i.adminId]);
+      return { was: r.was === 1, effects: { lifted: [i.driverId] } };
     },
 
     /** The driver asks to go offline (`awaySince` undefined), or its grace timer ran out (fenced by it). */
@@ -614,12 +665,17 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
     },
 
     /**
-     * What a (re)connecting driver is told: its current trip and its live offers. Plain reads, no
+     * What a (re)connecting driver is told: its suspension while one counts, its current trip and its live offers. Plain reads, no
      * script (nothing to decide atomically): the driver's hash and offer index, then the trip and
      * each indexed offer's state; entries of offers no longer live are dropped from the index.
      */
-    async driverResync(i: { driverId: string; now: number }): Promise<{ trip: Call | null; offers: Offer[] }> {
-      const [callId, index] = await Promise.all([redis.hget(keys.driver(i.driverId), 'callId'), redis.hgetall(keys.driverOffers(i.driverId))]);
+    async driverResync(i: { driverId: string; now: number }): Promise<{ trip: Call | null; offers: Offer[]; suspended: DriverSuspendedPush | null }> {
+      const [[callId, suspendedFlag, untilMs, reason], index] = await Promise.all([
+        redis.hmget(keys.driver(i.driverId), 'callId', 'suspended', 'suspendedUntil', 'suspendReason'), redis.hgetall(keys.driverOffers(i.driverId)),
+      ]);
+      // The suspension as lib/admin.lua's `suspension` counts it: set, and not past its time.
+      const counts = suspendedFlag === '1' && (!untilMs || Number(untilMs) > i.now);
+      const suspended = counts ? { reason: reason ?? '', until: untilMs ? new Date(Number(untilMs)).toISOString() : null } : null;
       const calls = Object.keys(index);
       const [trip, ...states] = await Promise.all([
         callId ? redis.hget(keys.call(callId), 'json') : Promise.resolve(null),
@@ -632,7 +688,7 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
         else stale.push(c);
       });
       if (stale.length) await redis.hdel(keys.driverOffers(i.driverId), ...stale);
-      return { trip: trip ? (JSON.parse(trip) as Call) : null, offers: live };
+      return { trip: trip ? (JSON.parse(trip) as Call) : null, offers: live, suspended };
     },
 
     /** Follow-up: end this driver's offers for these calls, where still live (one step); the calls where they were. */

@@ -24,6 +24,7 @@ const INCLUDE = /^--- @include "([a-z-]+)"\s*$/gm;
 export const SCRIPT_NAMES = [
   'request', 'waveEnd', 'ready', 'roundBegin', 'roundCommit', 'dueRegions', 'accept', 'reject', 'cancel', 'tripStep', 'tripCancel', 'dueTimers',
   'driverOnline', 'driverOffline', 'driverLocation', 'driverAway', 'waitingNear', 'endDriverOffers', 'releasePassenger', 'retire',
+  'redispatch', 'driverSuspend', 'driverLift',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

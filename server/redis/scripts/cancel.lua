@@ -15,6 +15,7 @@
   { retry = 1 } when the assigned driver or the passenger is not the one read (the caller reads
   again and retries),
   or { fail = FAIL.NO_CALL | NOT_YOURS | BAD_STATE (not cancellable now) }.
+  An admin's cancel is also recorded as an operator lever (admin_actions) in the same step.
   Guarantee: offers end, the assigned driver is freed in the same step (its hash is declared: the
   caller read who it is, and this step checks it still is), and later accepts get CALL_CANCELLED.
 ]]
@@ -22,6 +23,7 @@
 --- @include "offers"
 --- @include "drivers"
 --- @include "timers"
+--- @include "admin"
 --- @include "reply"
 local userId, role, reason = ARGV[1], ARGV[2], ARGV[3]
 local now, nowIso = tonumber(ARGV[4]), ARGV[5]
@@ -41,4 +43,9 @@ local json = record(KEYS[1], KEYS[5], call, 'cancelled', nowIso, KEYS[9])
 closeCall(KEYS[4], call)
 if redis.call('GET', KEYS[7]) == call.id then redis.call('DEL', KEYS[7]) end
 redis.call('ZREM', KEYS[6], currentTimer(KEYS[1], call.id))
+if role == 'admin' then
+  local details = {}
+  if driverId ~= '' then details.driverId = driverId end
+  recordAdmin(KEYS[5], userId, 'call.cancel', 'call', call.id, reason, nowIso, details)
+end
 return reply({ call = json, revoked = revoked, driverId = driverId, freed = freed })

@@ -7,11 +7,15 @@
   ARGV[1] driver id   ARGV[2] lat   ARGV[3] lng   ARGV[4] now (epoch ms)
   ARGV[5] its vehicle class   ARGV[6] its public profile JSON ('' none declared)
   Returns (JSON) { status = 'available' }, or { fail = FAIL.DRIVER_BUSY } when the driver is on a
-  trip (it stays busy, position updated).
-  Guarantee: a driver with a trip is never put in the free set.
+  trip (it stays busy, position updated), or { suspended = { reason, untilMs } } when an operator's
+  suspension counts (nothing changed; untilMs '' = until lifted).
+  Guarantee: a driver with a trip, or suspended, is never put in the free set.
 ]]
 --- @include "geo"
+--- @include "admin"
 --- @include "reply"
+local suspended = suspension(KEYS[1], tonumber(ARGV[4]))
+if suspended then return reply({ suspended = suspended }) end
 local status = redis.call('HGET', KEYS[1], 'status')
 redis.call('HSET', KEYS[1], 'lat', ARGV[2], 'lng', ARGV[3], 'updatedAt', ARGV[4], 'offlineAfterTrip', '',
   'vehicleClass', ARGV[5])
