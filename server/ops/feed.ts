@@ -182,7 +182,9 @@ export function createOpsFeed(d: FeedDeps): OpsFeed {
         .catch((err: unknown) => d.log.warn({ err }, 'ops feed: start failed'))
         .finally(() => {
           starting = false;
-          if (!stopped) timer = setInterval(() => void tick(), d.feedMs);
+          // Stopped while starting: its subscriber goes too.
+          if (stopped) halt();
+          else timer = setInterval(() => void tick(), d.feedMs);
         });
     },
     leave(socket) {
