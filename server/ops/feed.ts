@@ -149,12 +149,14 @@ export function createOpsFeed(d: FeedDeps): OpsFeed {
       if (now - goneAt >= GONE_EVERY_MS) {
         goneAt = now;
         const ids = new Set(await d.commands.onlineDriverIds({ max: d.max }));
-        for (const id of known.keys()) {
-          if (!ids.has(id)) {
-            known.delete(id);
-            gone.push(id);
-          }
-        }
+        // Past max drivers, a known one may only have fallen out of the most recent: asked by id.
+        const missing = [...known.keys()].filter((id) => !ids.has(id));
+        const held = await d.commands.inOnlineIndex(missing);
+        missing.forEach((id, j) => {
+          if (held[j]) return;
+          known.delete(id);
+          gone.push(id);
+        });
       }
       const delta: OpsDelta = { at: now, drivers, gone, calls: [...calls.values()] };
       calls.clear();

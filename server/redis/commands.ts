@@ -798,6 +798,12 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
       return readDrivers(await redis.zrangebyscore(keys.onlineDrivers, `(${i.sinceMs}`, '+inf', 'WITHSCORES', 'LIMIT', 0, i.max));
     },
 
+    /** Which of these drivers the online drivers index holds (one ZMSCORE). */
+    async inOnlineIndex(ids: string[]): Promise<boolean[]> {
+      if (ids.length === 0) return [];
+      return (await redis.zmscore(keys.onlineDrivers, ...ids)).map((s) => s !== null);
+    },
+
     /** The ids in the online drivers index, at most `max` (the most recently updated). */
     async onlineDriverIds(i: { max: number }): Promise<string[]> {
       if (i.max <= 0) return [];
