@@ -13,7 +13,7 @@ import type {
 } from './events.js';
 import {
   Call, CallCancel, CallHistory, CallList, CallRef, CallRequest, Calls, CancelBody, ClosedCalls, ClosedQuery, DriverLocationPush, DriverOnline, Empty,
-  ExportLine, ExportQuery, Hello, LatLng, ListQuery, Offer, OfferRevoked, OfflineResult, OnlineResult, OpsSummary, TripCancel,
+  ExportLine, ExportQuery, Hello, LatLng, ListQuery, Offer, OfferRevoked, OfflineResult, OnlineResult, OpsDelta, OpsSnapshot, OpsSummary, TripCancel,
   AdminActions, AdminActionsQuery, CallRedispatch, DriverLift, DriverLiftedPush, DriverSuspend, DriverSuspendedPush, LiftBody, LiftResult, RedispatchBody,
   SuspendBody, SuspendResult,
 } from './schemas.js';
@@ -156,6 +156,18 @@ export const ACTIONS = [
     name: 'ops.summary', summary: 'The deployment for operators: every node\'s heartbeat (gone when silent), their figures summed, online drivers and open calls counted (admin)',
     roles: ['admin'], payload: Empty, result: OpsSummary,
     route: { method: 'get', path: '/api/ops/summary', status: 200 },
+    codes: ['FORBIDDEN'],
+  }),
+  evented({
+    name: 'ops.join', summary: 'Join the operator feed: the snapshot of online drivers and open calls now, then ops:delta pushes (admin); over REST the snapshot only',
+    roles: ['admin'], event: 'ops:join', payload: Empty, result: OpsSnapshot,
+    route: { method: 'get', path: '/api/ops/snapshot', status: 200 },
+    codes: ['FORBIDDEN'],
+  }),
+  evented({
+    name: 'ops.leave', summary: 'Leave the operator feed: no more ops:delta on this socket (admin); over REST it leaves nothing (the feed is per socket)',
+    roles: ['admin'], event: 'ops:leave', payload: Empty, result: Empty,
+    route: { method: 'post', path: '/api/ops/leave', status: 200 },
     codes: ['FORBIDDEN'],
   }),
   evented({
@@ -342,5 +354,6 @@ export const PUSHES: readonly Push[] = [
   push({ event: 'offer:revoked', summary: 'An offer of this driver ended: taken by another, cancelled, expired, or busy (this driver won another call)', to: ['driver'], payload: OfferRevoked }),
   push({ event: 'trip:status', summary: 'A change of the driver\'s current trip; the current trip again after a (re)connect', to: ['driver'], payload: Call }),
   push({ event: 'driver:suspended', summary: 'An operator suspended this driver: why and until when (null: until lifted); driver:online is refused meanwhile', to: ['driver'], payload: DriverSuspendedPush }),
+  push({ event: 'ops:delta', summary: 'The operator feed: drivers and calls changed since the last delta, drivers gone offline, the summary every ~5 s; at most every OPS_FEED_MS, never empty', to: ['admin'], payload: OpsDelta }),
   push({ event: 'driver:lifted', summary: 'An operator lifted this driver\'s suspension: it may go online again', to: ['driver'], payload: DriverLiftedPush }),
 ];

@@ -1,7 +1,7 @@
 /** Typed Socket.IO event maps for both directions, and the ack union. */
 import type {
   Call, CallCancel, CallRedispatch, CallRef, CallRequest, DriverLift, DriverLocationPush, DriverOnline, DriverSuspend, DriverSuspendedPush, Hello, LatLng,
-  Offer, OfferRevoked, TripCancel, WireError,
+  Offer, OfferRevoked, OpsDelta, OpsSnapshot, TripCancel, WireError,
 } from './schemas.js';
 
 /** Every ack is one of these two shapes, never a thrown exception. */
@@ -30,6 +30,9 @@ export interface ClientToServerEvents {
   'call:redispatch': (payload: CallRedispatch, ack: Ack<Call>) => void;
   'driver:suspend': (payload: DriverSuspend, ack: Ack<{ driverId: string; suspended: true; until: string | null }>) => void;
   'driver:lift': (payload: DriverLift, ack: Ack<{ driverId: string; suspended: false }>) => void;
+  // admin (operator feed, 1.5.0)
+  'ops:join': (payload: EmptyObject, ack: Ack<OpsSnapshot>) => void;
+  'ops:leave': (payload: EmptyObject, ack: Ack<EmptyObject>) => void;
 }
 
 export interface ServerToClientEvents {
@@ -41,6 +44,7 @@ export interface ServerToClientEvents {
   'trip:status': (call: Call) => void;
   'driver:suspended': (push: DriverSuspendedPush) => void;
   'driver:lifted': (push: EmptyObject) => void;
+  'ops:delta': (delta: OpsDelta) => void;
 }
 
 export type ClientEvent = keyof ClientToServerEvents;
@@ -55,4 +59,6 @@ export const rooms = {
   passenger: (id: string) => `passenger:${id}`,
   driver: (id: string) => `driver:${id}`,
   admin: (id: string) => `admin:${id}`,
+  /** The operator feed's room: admins who sent ops:join (each gateway emits to its own members only). */
+  ops: 'ops',
 } as const;

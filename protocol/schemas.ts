@@ -288,3 +288,47 @@ export const OpsSummary = z.object({
   calls: z.object({ open: z.number().int(), byStatus: Counts, counted: z.number().int() }),
 });
 export type OpsSummary = z.infer<typeof OpsSummary>;
+
+/** One online driver as the operator feed tells it (1.5.0): from the online drivers index and the driver's hash. */
+export const OpsDriver = z.object({
+  driverId: z.string(),
+  status: z.enum(['available', 'busy', 'offline']),
+  /** Disconnected, in its grace period (DRIVER_GRACE_MS): still dispatchable. */
+  away: z.boolean(),
+  lat: z.number().nullable(),
+  lng: z.number().nullable(),
+  /** Epoch ms of its last update (online, position, freed). */
+  updatedAt: z.number(),
+  /** Its trip, when busy. */
+  callId: z.string().nullable(),
+  vehicleClass: z.string().nullable(),
+  /** An operator's suspension counts (driver.suspend). */
+  suspended: z.boolean(),
+});
+export type OpsDriver = z.infer<typeof OpsDriver>;
+/** `ops:join` and `GET /api/ops/snapshot` (admin, 1.5.0): the online drivers and open calls now, bounded (OPS_SNAPSHOT_MAX). */
+export const OpsSnapshot = z.object({
+  /** Epoch ms it was read. */
+  at: z.number(),
+  /** The most recently updated first. */
+  drivers: z.array(OpsDriver),
+  /** The oldest first. */
+  calls: z.array(Call),
+  summary: OpsSummary,
+  /** True when an index held more than OPS_SNAPSHOT_MAX members: the list was cut. */
+  truncated: z.object({ drivers: z.boolean(), calls: z.boolean() }),
+});
+export type OpsSnapshot = z.infer<typeof OpsSnapshot>;
+/** `ops:delta` (1.5.0): what changed since the last delta of this gateway, at most every OPS_FEED_MS, never empty. */
+export const OpsDelta = z.object({
+  at: z.number(),
+  /** Drivers updated since the last delta, latest state each. */
+  drivers: z.array(OpsDriver),
+  /** Driver ids that left the online drivers index (offline). */
+  gone: z.array(z.string()),
+  /** Calls that changed, latest state each. */
+  calls: z.array(Call),
+  /** The summary again, about every 5 s. */
+  summary: OpsSummary.optional(),
+});
+export type OpsDelta = z.infer<typeof OpsDelta>;

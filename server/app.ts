@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { Emitter } from '@socket.io/redis-emitter';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { ServerToClientEvents } from '../protocol/index.js';
+import type { Call, ServerToClientEvents } from '../protocol/index.js';
 import { DriverService } from './calls/driver.js';
 import { OpsService } from './calls/ops.js';
 import { CallService } from './calls/service.js';
@@ -32,7 +32,9 @@ import type { Ledger } from './ledger/store.js';
 import { createLogger } from './log.js';
 import { Metrics } from './metrics.js';
 import { Notifier, type Broadcaster } from './notify/notifier.js';
+import { createOpsFeed, type OpsFeed } from './ops/feed.js';
 import { startHeartbeat } from './ops/heartbeat.js';
+import { createOpsTap } from './ops/tap.js';
 import { checkRedisSettings } from './redis/check.js';
 import { blockingConnection, commandConnection } from './redis/connect.js';
 import { makeKeys } from './redis/keys.js';
@@ -62,7 +64,12 @@ export async function createApp(config: Config, log: Logger = createLogger(confi
   const redis = commandConnection(config.REDIS_URL, `${config.KEY_PREFIX}:${config.ROLE}`, log, metrics);
   const commands = makeCommands(redis, keys, matchSettings(config));
   const base = { config, keys, redis, commands, queue: createDispatchQueue(redis, config.KEY_PREFIX), metrics, log };
-  const counted = (call: { status: string }) => metrics.transitions.inc({ status: call.status });
+  // Every change pushed is counted, and published to the operator feeds while someone watches (ops/tap.ts).
+  const tap = createOpsTap(redis, keys);
+  const counted = (call: Call) => {
+    metrics.transitions.inc({ status: call.status });
+    tap(call);
+  };
   closers.push(() => base.queue.close());
   redis.once('ready', () => void checkRedisSettings(redis, log));
   let draining = false;
@@ -159,9 +166,16 @@ export async function createApp(config: Config, log: Logger = createLogger(confi
   if (services && runAction) {
     pub = commandConnection(config.REDIS_URL, `${config.KEY_PREFIX}:pub`, log, metrics);
     sub = blockingConnection(config.REDIS_URL, `${config.KEY_PREFIX}:sub`, log, metrics);
+    const ops = services.ops;
+    let feed: OpsFeed | undefined;
     io = createSocketServer(http, {
       config, keys, pub, sub, verify, services, runAction, limits, metrics, log,
+      feed: (server) => (feed = createOpsFeed({
+        io: server, redis, keys, commands, subscriber: () => blockingConnection(config.REDIS_URL, `${config.KEY_PREFIX}:ops`, log, metrics), summary: () => ops.summary({ id: 'ops-feed', role: 'admin' }),
+        feedMs: config.OPS_FEED_MS, max: config.OPS_SNAPSHOT_MAX, log,
+      })),
     });
+    closers.push(() => feed?.stop());
   }
 
   await new Promise<void>((resolve, reject) => {

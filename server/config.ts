@@ -117,6 +117,10 @@ const schema = z.object({
   WORKER_WATCHDOG_MS: int(30000, 1000),
   /** Every process writes its heartbeat (server/ops/heartbeat.ts) this often; gone after 3 × this. */
   HEARTBEAT_MS: int(5000, 50),
+  /** The operator feed: a gateway with joined admins sends an ops:delta at most this often. */
+  OPS_FEED_MS: int(500, 50).pipe(z.number().max(60000)),
+  /** Most online drivers and most open calls in an operator snapshot (and drivers a feed tracks). */
+  OPS_SNAPSHOT_MAX: int(5000, 1).pipe(z.number().max(100000)),
   /** When set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>`. */
   METRICS_TOKEN: z.string().min(8).optional(),
 });

@@ -25,6 +25,7 @@ const EVENTS = {
   'offer:accept': true, 'offer:reject': true,
   'trip:arrived': true, 'trip:start': true, 'trip:complete': true, 'trip:cancel': true,
   'call:redispatch': true, 'driver:suspend': true, 'driver:lift': true,
+  'ops:join': true, 'ops:leave': true,
 } as const satisfies Record<ClientEvent, true>;
 const EVENT_NAMES = Object.keys(EVENTS) as ClientEvent[];
 
@@ -164,6 +165,8 @@ const SHAPED: Record<ClientEvent, fc.Arbitrary<unknown>> = {
   'call:redispatch': cancel,
   'driver:suspend': suspend,
   'driver:lift': lift,
+  'ops:join': empty,
+  'ops:leave': empty,
 };
 
 /** The role an event is meant for is drawn more often, so more payloads get past the role check. */
@@ -287,7 +290,8 @@ type Route =
   | 'POST /api/driver/online' | 'POST /api/driver/offline' | 'POST /api/driver/location'
   | 'POST /api/calls/:id/accept' | 'POST /api/calls/:id/reject'
   | 'POST /api/calls/:id/arrived' | 'POST /api/calls/:id/start' | 'POST /api/calls/:id/complete' | 'POST /api/calls/:id/back-out'
-  | 'POST /api/calls/:id/redispatch' | 'POST /api/drivers/:id/suspend' | 'POST /api/drivers/:id/lift' | 'GET /api/admin/actions';
+  | 'POST /api/calls/:id/redispatch' | 'POST /api/drivers/:id/suspend' | 'POST /api/drivers/:id/lift' | 'GET /api/admin/actions'
+  | 'GET /api/ops/snapshot' | 'POST /api/ops/leave';
 const ROUTES: Route[] = [
   'POST /api/calls', 'GET /api/calls', 'GET /api/calls/:id', 'GET /api/calls/active', 'POST /api/calls/:id/cancel',
   'GET /api/calls/:id/history', 'GET /api/calls/closed', 'GET /api/calls/export', 'GET /api/ops/summary',
@@ -295,6 +299,7 @@ const ROUTES: Route[] = [
   'POST /api/calls/:id/accept', 'POST /api/calls/:id/reject',
   'POST /api/calls/:id/arrived', 'POST /api/calls/:id/start', 'POST /api/calls/:id/complete', 'POST /api/calls/:id/back-out',
   'POST /api/calls/:id/redispatch', 'POST /api/drivers/:id/suspend', 'POST /api/drivers/:id/lift', 'GET /api/admin/actions',
+  'GET /api/ops/snapshot', 'POST /api/ops/leave',
 ];
 
 /** Every code an event may answer, from the action table. */

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import {
   ACTIONS, actionOfEvent, CALL_STATUSES, canTransition, Call as CallSchema, CallRequest, DEFAULT_MESSAGE, DriverLiftedPush, DriverLocationPush, DriverSuspendedPush, ErrorCode, Hello, HTTP_ROUTES, HTTP_STATUS,
-  Offer, OfferRevoked, PROTOCOL_VERSION, REST_CODES, RevokeReason, SOCKET_CODES, TRANSITIONS,
+  Offer, OfferRevoked, OpsDelta, PROTOCOL_VERSION, REST_CODES, RevokeReason, SOCKET_CODES, TRANSITIONS,
   type Call, type CallStatus, type ClientEvent, type Response, type ServerEvent,
 } from '../protocol/index.js';
 import { bindActions } from '../server/gateway/actions.js';
@@ -85,6 +85,7 @@ const PUSHES: Record<ServerEvent, z.ZodType> = {
   'trip:status': CallSchema,
   'driver:suspended': DriverSuspendedPush,
   'driver:lifted': DriverLiftedPush,
+  'ops:delta': OpsDelta,
 };
 
 describe('protocol/ matches docs/protocol.md', () => {
@@ -209,8 +210,8 @@ describe('protocol/ matches docs/protocol.md', () => {
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 const assertType = <T extends true>(): T => true as T;
 assertType<Equal<CallStatus, 'requested' | 'offered' | 'dispatched' | 'arrived' | 'in_progress' | 'completed' | 'cancelled' | 'unfulfilled'>>();
-assertType<Equal<ServerEvent, 'hello' | 'call:status' | 'driver:location' | 'offer' | 'offer:revoked' | 'trip:status' | 'driver:suspended' | 'driver:lifted'>>();
+assertType<Equal<ServerEvent, 'hello' | 'call:status' | 'driver:location' | 'offer' | 'offer:revoked' | 'trip:status' | 'driver:suspended' | 'driver:lifted' | 'ops:delta'>>();
 assertType<Equal<ClientEvent, 'call:request' | 'call:cancel' | 'call:get' | 'call:active' | 'driver:online' | 'driver:offline' | 'driver:location' | 'offer:accept' | 'offer:reject' | 'trip:arrived' | 'trip:start' | 'trip:complete' | 'trip:cancel'
-  | 'call:redispatch' | 'driver:suspend' | 'driver:lift'>>();
+  | 'call:redispatch' | 'driver:suspend' | 'driver:lift' | 'ops:join' | 'ops:leave'>>();
 assertType<Equal<Response<number>, { ok: true; data: number } | { ok: false; error: { code: ErrorCode; message: string } }>>();
 assertType<Equal<Call['driverId'], string | null>>();

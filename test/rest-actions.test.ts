@@ -242,6 +242,10 @@ describe('the same action answers the same over both transports', () => {
     { name: 'a rider lifting a suspension', who: 'rider', action: 'driver.lift', payload: () => ({ driverId: 'someone' }), expect: 'FORBIDDEN' },
     { name: 'a lift of a driver never suspended', who: 'admin', action: 'driver.lift', payload: () => ({ driverId: 'never-suspended', reason: 'x' }), expect: 'ok' },
     { name: 'a position report', who: 'driver', action: 'driver.location', payload: () => placeAt(8), expect: 'ok' },
+    // The operator feed (1.5.0): a join answers a snapshot of its moment (never the same twice), so only refusals and the leave.
+    { name: 'a rider joining the operator feed', who: 'rider', action: 'ops.join', payload: () => ({}), expect: 'FORBIDDEN' },
+    { name: 'a driver leaving the operator feed', who: 'driver', action: 'ops.leave', payload: () => ({}), expect: 'FORBIDDEN' },
+    { name: 'an admin leaving the operator feed', who: 'admin', action: 'ops.leave', payload: () => ({}), expect: 'ok' },
   ];
 
   /** The REST request of an action's socket payload: the callId into the path, the rest as the body. */

@@ -39,6 +39,8 @@ export function bindActions({ calls, drivers, ops }: Services): Bindings {
     'call.closed': (u, q) => calls.closed(u, q),
     'call.export': (u, q) => calls.export(u, q),
     'ops.summary': (u) => ops.summary(u),
+    'ops.join': (u) => ops.snapshot(u),
+    'ops.leave': (u) => ops.leave(u),
     'driver.online': (u, p) => drivers.online(u, p),
     'driver.offline': (u) => drivers.offline(u),
     'driver.location': (u, p) => drivers.location(u, p),

@@ -28,7 +28,7 @@ export interface SocketData {
   exp: number;
 }
 export type IoServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
-type IoSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+export type IoSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 
 export interface SocketDeps {
   config: Config;
@@ -43,6 +43,14 @@ export interface SocketDeps {
   limits: Limits;
   metrics: Metrics;
   log: Logger;
+  /** Makes the operator feed (server/ops/feed.ts) of this server, before any connection. */
+  feed?: (io: IoServer) => SocketEffects;
+}
+
+/** What a socket's own action does to that socket besides its answer: the operator feed's room. */
+export interface SocketEffects {
+  join(socket: IoSocket): void;
+  leave(socket: IoSocket): void;
 }
 
 /** The action of each client event. */
@@ -73,6 +81,8 @@ export function createSocketServer(http: HttpServer, d: SocketDeps): IoServer {
     adapter: createAdapter(d.pub, d.sub, { key: d.keys.adapterChannel }),
   });
 
+  const effects = d.feed?.(io);
+
   io.use((socket, next) => {
     const auth = socket.handshake.auth as Record<string, unknown> | undefined;
     const unsupported = protocolProblem(auth?.protocol);
@@ -101,7 +111,7 @@ export function createSocketServer(http: HttpServer, d: SocketDeps): IoServer {
       clearTimeout(expiry.timer);
       d.metrics.sockets.dec({ role: user.role });
     });
-    bindEvents(socket, d);
+    bindEvents(socket, d, effects);
     // First on every connection, before the resync: the server's protocol version.
     socket.emit('hello', { protocol: PROTOCOL_VERSION, userId: user.id, role: user.role });
     resync(socket, d).catch((err: unknown) => d.log.warn({ err, userId: user.id }, 'resync failed'));
@@ -135,7 +145,7 @@ function endAtExpiry(socket: IoSocket): { timer: NodeJS.Timeout } {
 }
 
 /** The socket adapter: an event with an ack is its action, run by the pipeline; the outcome is the ack. */
-function bindEvents(socket: IoSocket, d: SocketDeps): void {
+function bindEvents(socket: IoSocket, d: SocketDeps, effects: SocketEffects | undefined): void {
   const user = socket.data.user;
   socket.onAny((event: string, ...args: unknown[]) => {
     const ack = args[args.length - 1];
@@ -148,6 +158,9 @@ function bindEvents(socket: IoSocket, d: SocketDeps): void {
     }
     // The payload is the one argument before the ack; an event with only the ack has none ({}).
     void d.runAction(user, action, args.length > 1 ? args[0] : undefined, 'socket').then((outcome) => {
+      // Effects on this socket follow a success, before its answer: deltas come after the snapshot.
+      if (outcome.ok && action.name === 'ops.join') effects?.join(socket);
+      if (outcome.ok && action.name === 'ops.leave') effects?.leave(socket);
       reply(outcome.ok ? { ok: true, data: outcome.data } : { ok: false, error: outcome.error });
     });
   });

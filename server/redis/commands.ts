@@ -96,6 +96,8 @@ export interface OnlineDriver {
   vehicleClass: string | null;
   /** Epoch ms its last socket closed (its grace runs from it); null while connected. */
   awaySince: number | null;
+  /** An operator's suspension is recorded on it (a suspended driver on a trip stays online till the trip ends). */
+  suspended: boolean;
 }
 
 /** What the two ops indexes hold, counted (indexCounts): at most `max` members of each are read. */
@@ -175,6 +177,32 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
       if (err) throw err;
       return v;
     });
+  /**
+   * Drivers of the online drivers index from a WITHSCORES reply: one pipelined read of their hashes
+   * (never a SCAN). A driver whose hash says offline (a step raced this read) is left out.
+   */
+  const readDrivers = async (flat: string[]): Promise<OnlineDriver[]> => {
+    if (flat.length === 0) return [];
+    const p = redis.pipeline();
+    const ids: { id: string; score: number }[] = [];
+    for (let j = 0; j + 1 < flat.length; j += 2) {
+      ids.push({ id: flat[j]!, score: Number(flat[j + 1]) });
+      p.hmget(keys.driver(flat[j]!), 'status', 'lat', 'lng', 'updatedAt', 'callId', 'vehicleClass', 'awaySince', 'suspended', 'suspendedUntil');
+    }
+    const rows = (await execAll(p)) as (string | null)[][];
+    const numOrNull = (v: string | null | undefined) => (v === null || v === undefined || v === '' ? null : Number(v));
+    const out: OnlineDriver[] = [];
+    ids.forEach(({ id, score }, j) => {
+      const [status, lat, lng, updatedAt, callId, vehicleClass, awaySince, suspended, until] = rows[j] ?? [];
+      if (status !== 'available' && status !== 'busy') return;
+      out.push({
+        driverId: id, status, lat: numOrNull(lat), lng: numOrNull(lng), updatedAt: numOrNull(updatedAt) ?? score,
+        callId: callId ? callId : null, vehicleClass: vehicleClass ? vehicleClass : null, awaySince: numOrNull(awaySince),
+        suspended: suspended === '1' && !(Number(until) > 0 && Number(until) <= Date.now()),
+      });
+    });
+    return out;
+  };
 
   return {
     /** Create (or, for a repeated requestId, return) a passenger's call. */
@@ -757,26 +785,29 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
      * raced this read) is left out.
      */
     async onlineDrivers(i: { max: number }): Promise<OnlineDriver[]> {
-      const flat = await redis.zrevrange(keys.onlineDrivers, 0, Math.max(0, i.max) - 1, 'WITHSCORES');
-      if (i.max <= 0 || flat.length === 0) return [];
-      const p = redis.pipeline();
-      const ids: { id: string; score: number }[] = [];
-      for (let j = 0; j + 1 < flat.length; j += 2) {
-        ids.push({ id: flat[j]!, score: Number(flat[j + 1]) });
-        p.hmget(keys.driver(flat[j]!), 'status', 'lat', 'lng', 'updatedAt', 'callId', 'vehicleClass', 'awaySince');
-      }
-      const rows = (await execAll(p)) as (string | null)[][];
-      const numOrNull = (v: string | null | undefined) => (v === null || v === undefined || v === '' ? null : Number(v));
-      const out: OnlineDriver[] = [];
-      ids.forEach(({ id, score }, j) => {
-        const [status, lat, lng, updatedAt, callId, vehicleClass, awaySince] = rows[j] ?? [];
-        if (status !== 'available' && status !== 'busy') return;
-        out.push({
-          driverId: id, status, lat: numOrNull(lat), lng: numOrNull(lng), updatedAt: numOrNull(updatedAt) ?? score,
-          callId: callId ? callId : null, vehicleClass: vehicleClass ? vehicleClass : null, awaySince: numOrNull(awaySince),
-        });
-      });
-      return out;
+      if (i.max <= 0) return [];
+      return readDrivers(await redis.zrevrange(keys.onlineDrivers, 0, i.max - 1, 'WITHSCORES'));
+    },
+
+    /**
+     * Online drivers updated after `sinceMs` (their score in the online drivers index), the oldest
+     * first, at most `max`: one ZRANGEBYSCORE, then one pipelined read of their hashes (the feed).
+     */
+    async driversChangedSince(i: { sinceMs: number; max: number }): Promise<OnlineDriver[]> {
+      if (i.max <= 0) return [];
+      return readDrivers(await redis.zrangebyscore(keys.onlineDrivers, `(${i.sinceMs}`, '+inf', 'WITHSCORES', 'LIMIT', 0, i.max));
+    },
+
+    /** Which of these drivers the online drivers index holds (one ZMSCORE). */
+    async inOnlineIndex(ids: string[]): Promise<boolean[]> {
+      if (ids.length === 0) return [];
+      return (await redis.zmscore(keys.onlineDrivers, ...ids)).map((s) => s !== null);
+    },
+
+    /** The ids in the online drivers index, at most `max` (the most recently updated). */
+    async onlineDriverIds(i: { max: number }): Promise<string[]> {
+      if (i.max <= 0) return [];
+      return redis.zrevrange(keys.onlineDrivers, 0, i.max - 1);
     },
 
     /** Open calls, the oldest first, at most `max`: the open calls index, then one pipelined read of their JSON. */

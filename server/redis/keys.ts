@@ -32,6 +32,10 @@ export interface Keys {
   onlineDrivers: string;
   /** ZSET: every call not in a final status → its creation ms; request.lua adds it, the step that ends it removes it (lib/call.lua record). */
   openCalls: string;
+  /** STRING with TTL 3 × OPS_FEED_MS: someone watches the operator feed (refreshed by every gateway with joined admins). */
+  opsWatched: string;
+  /** Pub/sub channel: every changed call's JSON, published while opsWatched exists (server/ops/tap.ts). */
+  opsCalls: string;
   /** HASH with TTL: one process's heartbeat (server/ops/heartbeat.ts): role, host, pid, started, seen, and its figures. */
   node(nodeId: string): string;
   /** ZSET: every process that sent a heartbeat → epoch ms of its last one (server/ops/deployment.ts drops the long gone). */
@@ -78,6 +82,8 @@ export function makeKeys(prefix: string): Keys {
     freeDrivers: `${prefix}:drivers:free`,
     onlineDrivers: `${prefix}:drivers:online`,
     openCalls: `${prefix}:calls:open`,
+    opsWatched: `${prefix}:ops:watched`,
+    opsCalls: `${prefix}:ops:calls`,
     node: (id) => `${prefix}:node:${id}`,
     nodes: `${prefix}:nodes`,
     waitingCalls: `${prefix}:calls:waiting`,
