@@ -17,7 +17,8 @@
   The track: the first report of a trip is point 1; then a report at least ARGV[7] ms after the
   last kept point is the next one, up to ARGV[8] points. `trackCall`, `trackGen`, `trackMs` and
   `trackPoints` in the driver's hash are that state; a new trip (another call or generation)
-  starts it again.
+  starts it again. A trip without `tripGen` (accepted by a server older than the track) keeps no
+  track, rather than points under a generation it cannot know.
 ]]
 --- @include "geo"
 --- @include "reply"
@@ -30,8 +31,8 @@ if status == 'available' then redis.call('GEOADD', KEYS[2], ARGV[3], geoLat(ARGV
 if status ~= 'offline' then redis.call('ZADD', KEYS[3], now, driverId) end
 if status ~= 'busy' or not callId or callId == '' or not passengerId or passengerId == '' then return reply({ tell = 0 }) end
 local sampleMs, maxPoints = tonumber(ARGV[7]), tonumber(ARGV[8])
-if sampleMs > 0 and maxPoints > 0 then
-  local gen = tripGen or '1'
+if sampleMs > 0 and maxPoints > 0 and tripGen and tripGen ~= '' then
+  local gen = tripGen
   local points, last = tonumber(trackPoints) or 0, tonumber(trackMs)
   if trackCall ~= callId or trackGen ~= gen then points, last = 0, nil end
   if points < maxPoints and (not last or now - last >= sampleMs) then
