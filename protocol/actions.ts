@@ -12,8 +12,8 @@ import type {
   AckData, ClientEvent, Payload, ServerEvent, ServerToClientEvents,
 } from './events.js';
 import {
-  Call, CallCancel, CallHistory, CallList, CallRef, CallRequest, Calls, CancelBody, ClosedCalls, ClosedQuery, DriverLocationPush, DriverOnline, Empty,
-  ExportLine, ExportQuery, Hello, LatLng, ListQuery, Offer, OfferRevoked, OfflineResult, OnlineResult, OpsDelta, OpsSnapshot, OpsSummary, TripCancel,
+  Call, CallCancel, CallHistory, CallList, CallRef, CallReplay, CallRequest, Calls, CancelBody, ClosedCalls, ClosedQuery, DriverLocationPush, DriverOnline,
+  Empty, ExportLine, ExportQuery, Hello, LatLng, ListQuery, Offer, OfferRevoked, OfflineResult, OnlineResult, OpsDelta, OpsSnapshot, OpsSummary, TripCancel,
   AdminActions, AdminActionsQuery, CallRedispatch, DriverLift, DriverLiftedPush, DriverSuspend, DriverSuspendedPush, LiftBody, LiftResult, RedispatchBody,
   SuspendBody, SuspendResult,
 } from './schemas.js';
@@ -132,6 +132,12 @@ export const ACTIONS = [
     name: 'call.history', summary: 'Every status change of a call with its time, oldest first, from the ledger (who may read the call may read this)',
     roles: ['passenger', 'driver', 'admin'], payload: CallRef, result: CallHistory,
     route: { method: 'get', path: '/api/calls/:id/history', status: 200 },
+    codes: ['FORBIDDEN', 'NOT_FOUND'],
+  }),
+  restOnly({
+    name: 'call.replay', summary: "A call's replay from the ledger: the call, its status timeline and the assigned driver's thinned track during each trip (who may read the call may read this)",
+    roles: ['passenger', 'driver', 'admin'], payload: CallRef, result: CallReplay,
+    route: { method: 'get', path: '/api/calls/:id/replay', status: 200 },
     codes: ['FORBIDDEN', 'NOT_FOUND'],
   }),
   restOnly({

@@ -208,6 +208,26 @@ export type CallEvent = z.infer<typeof CallEvent>;
 export const CallHistory = z.object({ callId: z.string(), events: z.array(CallEvent) });
 export type CallHistory = z.infer<typeof CallHistory>;
 
+/** One kept point of a trip's track: the trip's assignment generation, its number in the trip (from 1), the driver, where and when. */
+export const TrackPoint = z.object({
+  gen: z.number().int(),
+  seq: z.number().int(),
+  driverId: z.string(),
+  lat: z.number(),
+  lng: z.number(),
+  /** ISO-8601 UTC. */
+  at: z.string(),
+});
+export type TrackPoint = z.infer<typeof TrackPoint>;
+/**
+ * `GET /api/calls/:id/replay` (1.5.0): a call's replay from the ledger: the call, its status
+ * timeline (as `call.history`) and the assigned driver's thinned track during each trip (one point
+ * per the server's TRACK_SAMPLE_MS, oldest first: by generation, then seq; a back-out then another
+ * driver gives two trips, told apart by `gen`).
+ */
+export const CallReplay = z.object({ callId: z.string(), call: Call, events: z.array(CallEvent), track: z.array(TrackPoint) });
+export type CallReplay = z.infer<typeof CallReplay>;
+
 /** One operator lever as the ledger's admin_actions table keeps it. */
 export const AdminAction = z.object({
   id: z.string(),

@@ -97,6 +97,10 @@ const schema = z.object({
   RATE_LIMIT_PER_S: int(20, 0),
   /** driver:location events one driver may send per second (0 = no limit). */
   LOCATION_RATE_LIMIT_PER_S: int(50, 0),
+  /** During a trip, the ledger keeps one point of the driver's track per this many ms (0 = keep no track; else at least 1000). */
+  TRACK_SAMPLE_MS: z.coerce.number().int().default(10000).refine((v) => v === 0 || v >= 1000, 'must be 0 (no track) or at least 1000'),
+  /** Most track points the ledger keeps of one trip (one driver's part of a call). */
+  TRACK_MAX_POINTS: int(720, 1).pipe(z.number().max(100000)),
   /** Connection attempts one address may make per 10 s (0 = no limit). */
   CONNECT_RATE_PER_IP: int(300, 0),
   /** A request that needs Redis longer than this is answered UNAVAILABLE (circuit breaker). */

@@ -40,6 +40,12 @@ describe('configuration', () => {
     }
   });
 
+  it('the replay track: one point per 10 s, 720 per trip by default; 0 keeps none, else at least 1000 ms', () => {
+    expect(loadConfig({})).to.include({ TRACK_SAMPLE_MS: 10000, TRACK_MAX_POINTS: 720 });
+    expect(loadConfig({ TRACK_SAMPLE_MS: '0' })).to.include({ TRACK_SAMPLE_MS: 0 });
+    expect(loadConfig({ TRACK_SAMPLE_MS: '1000', TRACK_MAX_POINTS: '5' })).to.include({ TRACK_SAMPLE_MS: 1000, TRACK_MAX_POINTS: 5 });
+  });
+
   it('parses lists and numbers', () => {
     const c = loadConfig({ ALLOWED_ORIGINS: 'https://a.example, https://b.example', PORT: '0', OFFER_WAVE_SIZE: '5', REDIS_URL: 'redis://r:6380' });
     expect(c.ALLOWED_ORIGINS).to.deep.equal(['https://a.example', 'https://b.example']);
@@ -47,7 +53,8 @@ describe('configuration', () => {
   });
 
   for (const [name, value] of [['PORT', 'abc'], ['PORT', '70000'], ['ROLE', 'both'], ['OFFER_WAVE_SIZE', '0'], ['REDIS_URL', 'not a url'], ['MATCH_RADIUS_M', '-5'], ['KEY_PREFIX', 'a b'],
-    ['DATABASE_URL', 'mysql://db/x'], ['DATABASE_URL', 'postgres://'], ['REQUEST_ID_TTL_MS', '10']]) {
+    ['DATABASE_URL', 'mysql://db/x'], ['DATABASE_URL', 'postgres://'], ['REQUEST_ID_TTL_MS', '10'],
+    ['TRACK_SAMPLE_MS', '500'], ['TRACK_SAMPLE_MS', '-1'], ['TRACK_MAX_POINTS', '0']]) {
     it(`rejects ${name}=${value} naming the variable`, () => {
       expect(() => loadConfig({ [name as string]: value })).to.throw(ConfigError, name);
     });

@@ -286,7 +286,7 @@ const contentEncoding = fc.constantFrom(undefined, undefined, undefined, 'gzip',
 const method = fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE');
 type Route =
   | 'POST /api/calls' | 'GET /api/calls' | 'GET /api/calls/:id' | 'GET /api/calls/active' | 'POST /api/calls/:id/cancel'
-  | 'GET /api/calls/:id/history' | 'GET /api/calls/closed' | 'GET /api/calls/export' | 'GET /api/ops/summary'
+  | 'GET /api/calls/:id/history' | 'GET /api/calls/:id/replay' | 'GET /api/calls/closed' | 'GET /api/calls/export' | 'GET /api/ops/summary'
   | 'POST /api/driver/online' | 'POST /api/driver/offline' | 'POST /api/driver/location'
   | 'POST /api/calls/:id/accept' | 'POST /api/calls/:id/reject'
   | 'POST /api/calls/:id/arrived' | 'POST /api/calls/:id/start' | 'POST /api/calls/:id/complete' | 'POST /api/calls/:id/back-out'
@@ -294,7 +294,7 @@ type Route =
   | 'GET /api/ops/snapshot' | 'POST /api/ops/leave';
 const ROUTES: Route[] = [
   'POST /api/calls', 'GET /api/calls', 'GET /api/calls/:id', 'GET /api/calls/active', 'POST /api/calls/:id/cancel',
-  'GET /api/calls/:id/history', 'GET /api/calls/closed', 'GET /api/calls/export', 'GET /api/ops/summary',
+  'GET /api/calls/:id/history', 'GET /api/calls/:id/replay', 'GET /api/calls/closed', 'GET /api/calls/export', 'GET /api/ops/summary',
   'POST /api/driver/online', 'POST /api/driver/offline', 'POST /api/driver/location',
   'POST /api/calls/:id/accept', 'POST /api/calls/:id/reject',
   'POST /api/calls/:id/arrived', 'POST /api/calls/:id/start', 'POST /api/calls/:id/complete', 'POST /api/calls/:id/back-out',

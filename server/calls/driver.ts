@@ -39,7 +39,10 @@ export class DriverService {
 
   async location(user: User, pos: LatLng): Promise<Record<string, never>> {
     requireRole(user, 'driver');
-    const { effects } = await this.ctx.commands.driverLocation({ driverId: user.id, pos, now: Date.now(), pushEveryMs: LOCATION_PUSH_INTERVAL_MS });
+    const { TRACK_SAMPLE_MS: sampleMs, TRACK_MAX_POINTS: maxPoints } = this.ctx.config;
+    const { effects } = await this.ctx.commands.driverLocation({
+      driverId: user.id, pos, now: Date.now(), pushEveryMs: LOCATION_PUSH_INTERVAL_MS, track: { sampleMs, maxPoints },
+    });
     await follow(this.ctx, effects);
     return {};
   }

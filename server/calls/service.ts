@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  isTerminal, type AdminAction, type Call, type CallHistory, type CallRequest, type ClosedQuery, type ExportLine, type ExportQuery, type ListQuery, type User,
+  isTerminal, type AdminAction, type Call, type CallHistory, type CallReplay, type CallRequest, type ClosedQuery, type ExportLine, type ExportQuery, type ListQuery, type User,
   type UserRole,
 } from '../../protocol/index.js';
 import { clock, follow, type Context } from '../context.js';
@@ -118,6 +118,17 @@ export class CallService {
     const ledger = this.ledger();
     await this.get(user, callId);
     return { callId, events: await reading(ledger.history(callId)) };
+  }
+
+  /**
+   * A call's replay from the ledger (for whoever may read the call): the call as the ledger last
+   * wrote it (as Redis has it while the ledger has not caught up), its timeline and its track.
+   */
+  async replay(user: User, callId: string): Promise<CallReplay> {
+    const ledger = this.ledger();
+    const live = await this.get(user, callId);
+    const [call, events, track] = await reading(Promise.all([ledger.call(callId), ledger.history(callId), ledger.track(callId)]));
+    return { callId, call: call && call.seq >= live.seq ? call : live, events, track };
   }
 
   /** Ended calls from the ledger, the latest to end first, a page at a time (admin). */

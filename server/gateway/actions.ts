@@ -36,6 +36,7 @@ export function bindActions({ calls, drivers, ops }: Services): Bindings {
     'call.active': (u) => calls.active(u),
     'call.list': async (u, q) => ({ items: await calls.list(u, q) }),
     'call.history': (u, p) => calls.history(u, p.callId),
+    'call.replay': (u, p) => calls.replay(u, p.callId),
     'call.closed': (u, q) => calls.closed(u, q),
     'call.export': (u, q) => calls.export(u, q),
     'ops.summary': (u) => ops.summary(u),

@@ -19,7 +19,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { isTerminal, type Call } from '../../protocol/index.js';
 import type { Metrics } from '../metrics.js';
-import type { AdminEntry, Ledger, LedgerEntry } from './store.js';
+import type { AdminEntry, Ledger, LedgerEntry, TrackEntry } from './store.js';
 
 export const LEDGER_GROUP = 'ledger';
 const BATCH = 500;
@@ -173,8 +173,15 @@ export class LedgerConsumer {
     if (raw.length === 0) return;
     const entries: LedgerEntry[] = [];
     const admin: AdminEntry[] = [];
+    const track: TrackEntry[] = [];
     for (const [streamId, fields] of raw) {
       if (!fields) continue; // deleted after another consumer wrote it
+      if (fieldOf(fields, 'kind') === 'track') {
+        const point = parseTrack(fields);
+        if (point) track.push(point);
+        else this.o.log.error({ streamId }, 'ledger: a track point entry that does not parse, dropped');
+        continue;
+      }
       if (fieldOf(fields, 'kind') === 'admin') {
         const lever = parseAdmin(streamId, fields);
         if (lever) admin.push(lever);
@@ -187,7 +194,7 @@ export class LedgerConsumer {
     }
     let conflicts;
     try {
-      conflicts = await this.o.ledger.write(entries, admin);
+      conflicts = await this.o.ledger.write(entries, admin, track);
     } catch (err) {
       if (!this.o.ledger.refuses(err)) throw new WriteFailed(err);
       // The data itself is refused: it would fail again. Find the entry by halves; the rest is written.
@@ -249,6 +256,17 @@ function parseAdmin(streamId: string, fields: string[]): AdminEntry | undefined 
   } catch {
     return undefined;
   }
+}
+
+/** A track point entry (`kind` = 'track'): callId, driverId, gen, seq, lat, lng, at. */
+function parseTrack(fields: string[]): TrackEntry | undefined {
+  const callId = fieldOf(fields, 'callId');
+  const driverId = fieldOf(fields, 'driverId');
+  const at = fieldOf(fields, 'at');
+  const [gen, seq, lat, lng] = ['gen', 'seq', 'lat', 'lng'].map((f) => Number(fieldOf(fields, f) ?? NaN)) as [number, number, number, number];
+  if (!callId || !driverId || !at || Number.isNaN(Date.parse(at))) return undefined;
+  if (!Number.isInteger(gen) || gen < 1 || !Number.isInteger(seq) || seq < 1 || !Number.isFinite(lat) || !Number.isFinite(lng)) return undefined;
+  return { callId, driverId, gen, seq, lat, lng, at };
 }
 
 function parseEntry(streamId: string, fields: string[]): LedgerEntry | undefined {

@@ -21,7 +21,7 @@ import { TERMINAL_STATUSES, type AdminAction, type Call, type CallStatus } from 
 import * as schema from './schema.pg.js';
 import {
   afterFence, fenceKey, isoMs, planBatch, type AssignmentConflict, type BatchPlan, type CallEvent, type ClosedQuery, type ExportQuery, type Ledger, type LedgerEntry,
-  type AdminEntry,
+  type AdminEntry, type TrackEntry, type TrackPoint,
 } from './store.js';
 
 const MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), 'migrations-pg');
@@ -52,9 +52,9 @@ export interface PostgresLedgerOptions {
   onError?: (err: Error) => void;
 }
 
-const { adminActions, callEvents, calls } = schema;
+const { adminActions, callEvents, calls, callTracks } = schema;
 /** A timestamptz column as ISO-8601 UTC with milliseconds, as the wire Call spells times. */
-const isoOf = (column: SQL | typeof callEvents.at | typeof adminActions.at) => sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+const isoOf = (column: SQL | typeof callEvents.at | typeof adminActions.at | typeof callTracks.at) => sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 export class PostgresLedger implements Ledger {
   readonly backend = 'postgres';
@@ -109,8 +109,8 @@ export class PostgresLedger implements Ledger {
     }
   }
 
-  async write(entries: LedgerEntry[], admin: AdminEntry[] = []): Promise<AssignmentConflict[]> {
-    if (entries.length === 0 && admin.length === 0) return [];
+  async write(entries: LedgerEntry[], admin: AdminEntry[] = [], track: TrackEntry[] = []): Promise<AssignmentConflict[]> {
+    if (entries.length === 0 && admin.length === 0 && track.length === 0) return [];
     await this.ready();
     const plan = planBatch(entries);
     for (let attempt = 1; ; attempt++) {
@@ -119,6 +119,7 @@ export class PostgresLedger implements Ledger {
       try {
         await client.query('BEGIN');
         if (admin.length > 0) await writeAdmin(client, admin);
+        if (track.length > 0) await writeTrack(client, track);
         const conflicts = await writePlan(client, plan);
         await client.query('COMMIT');
         return conflicts;
@@ -192,6 +193,15 @@ export class PostgresLedger implements Ledger {
     return rows.map((r) => r.json as Call);
   }
 
+  async track(callId: string): Promise<TrackPoint[]> {
+    await this.ready();
+    return this.db
+      .select({ gen: callTracks.gen, seq: callTracks.seq, driverId: callTracks.driverId, lat: callTracks.lat, lng: callTracks.lng, at: isoOf(callTracks.at) })
+      .from(callTracks)
+      .where(eq(callTracks.callId, callId))
+      .orderBy(asc(callTracks.gen), asc(callTracks.seq));
+  }
+
   async adminActions(q: { targetId?: string | undefined; limit: number }): Promise<AdminAction[]> {
     await this.ready();
     const rows = await this.db
@@ -222,6 +232,19 @@ async function writeAdmin(client: pg.PoolClient, admin: readonly AdminEntry[]): 
       ON CONFLICT DO NOTHING`,
     values: [column(admin, (a) => a.id), column(admin, (a) => a.adminId), column(admin, (a) => a.action), column(admin, (a) => a.targetType),
       column(admin, (a) => a.targetId), column(admin, (a) => a.reason), column(admin, (a) => a.at), column(admin, (a) => JSON.stringify(a.details))],
+  });
+}
+
+/** Track points, each once (call, generation, point number), in the unnest style of writePlan; in key order, as planBatch orders rows. */
+async function writeTrack(client: pg.PoolClient, track: readonly TrackEntry[]): Promise<void> {
+  const rows = [...track].sort((a, b) => (a.callId < b.callId ? -1 : a.callId > b.callId ? 1 : a.gen - b.gen || a.seq - b.seq));
+  await client.query({
+    name: 'ledger-track',
+    text: `INSERT INTO call_tracks (call_id, gen, seq, driver_id, lat, lng, at)
+      SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::text[], $5::float8[], $6::float8[], $7::timestamptz[])
+      ON CONFLICT DO NOTHING`,
+    values: [column(rows, (p) => p.callId), column(rows, (p) => p.gen), column(rows, (p) => p.seq), column(rows, (p) => p.driverId),
+      column(rows, (p) => p.lat), column(rows, (p) => p.lng), column(rows, (p) => p.at)],
   });
 }
 

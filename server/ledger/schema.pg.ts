@@ -69,3 +69,18 @@ export const adminActions = pgTable(
   },
   (t) => [index('admin_actions_target_idx').on(t.targetId, t.at), index('admin_actions_at_idx').on(t.at)],
 );
+
+/** The thinned track of each trip (see schema.ts): key call, assignment generation, point number. */
+export const callTracks = pgTable(
+  'call_tracks',
+  {
+    callId: text('call_id').notNull(),
+    gen: integer('gen').notNull(),
+    seq: integer('seq').notNull(),
+    driverId: text('driver_id').notNull(),
+    lat: doublePrecision('lat').notNull(),
+    lng: doublePrecision('lng').notNull(),
+    at: time('at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.callId, t.gen, t.seq] })],
+);

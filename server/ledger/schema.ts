@@ -79,3 +79,25 @@ export const adminActions = sqliteTable(
   },
   (t) => [index('admin_actions_target_idx').on(t.targetId, t.at), index('admin_actions_at_idx').on(t.at)],
 );
+
+/**
+ * The thinned track of each trip (driver-location.lua, a kind=track ledger entry per kept point):
+ * one point per TRACK_SAMPLE_MS while the assigned driver is on the trip, at most TRACK_MAX_POINTS
+ * per trip. A trip is one assignment generation of a call: after a back-out another driver drives
+ * the same call under the next generation, so `gen` is in the key. A replayed entry is written once.
+ */
+export const callTracks = sqliteTable(
+  'call_tracks',
+  {
+    callId: text('call_id').notNull(),
+    gen: integer('gen').notNull(),
+    /** The point's number in its trip, from 1. */
+    seq: integer('seq').notNull(),
+    driverId: text('driver_id').notNull(),
+    lat: real('lat').notNull(),
+    lng: real('lng').notNull(),
+    /** ISO-8601 UTC with milliseconds. */
+    at: text('at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.callId, t.gen, t.seq] })],
+);

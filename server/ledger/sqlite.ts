@@ -14,7 +14,7 @@ import { TERMINAL_STATUSES, type AdminAction, type Call } from '../../protocol/i
 import * as schema from './schema.js';
 import {
   afterFence, fenceKey, isoMs as iso, planBatch, type AssignmentConflict, type CallEvent, type ClosedQuery, type ExportQuery, type Ledger, type LedgerEntry,
-  type AdminEntry,
+  type AdminEntry, type TrackEntry, type TrackPoint,
 } from './store.js';
 
 const MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
@@ -44,6 +44,10 @@ function statements(sqlite: Database.Database) {
       `INSERT INTO admin_actions (id, admin_id, action, target_type, target_id, reason, at, details)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
     ),
+    track: sqlite.prepare<[string, number, number, string, number, number, string]>(
+      'INSERT INTO call_tracks (call_id, gen, seq, driver_id, lat, lng, at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+    ),
+    trackRead: sqlite.prepare<[string], TrackPoint>('SELECT gen, seq, driver_id AS driverId, lat, lng, at FROM call_tracks WHERE call_id = ? ORDER BY gen, seq'),
     adminRead: sqlite.prepare<{ target: string | null; limit: number }, AdminRow>(
       `SELECT id, admin_id AS adminId, action, target_type AS targetType, target_id AS targetId, reason, at, details FROM admin_actions
        WHERE (@target IS NULL OR target_id = @target) ORDER BY at DESC, id DESC LIMIT @limit`,
@@ -69,7 +73,7 @@ export class SqliteLedger implements Ledger {
   readonly backend = 'sqlite';
   readonly sqlite: Database.Database;
   private readonly s: ReturnType<typeof statements>;
-  private readonly apply: (entries: LedgerEntry[], admin: AdminEntry[]) => AssignmentConflict[];
+  private readonly apply: (entries: LedgerEntry[], admin: AdminEntry[], track: TrackEntry[]) => AssignmentConflict[];
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -80,7 +84,8 @@ export class SqliteLedger implements Ledger {
     this.sqlite.pragma('busy_timeout = 5000');
     migrate(drizzle(this.sqlite, { schema }), { migrationsFolder: MIGRATIONS });
     this.s = statements(this.sqlite);
-    this.apply = this.sqlite.transaction((entries: LedgerEntry[], admin: AdminEntry[]) => {
+    this.apply = this.sqlite.transaction((entries: LedgerEntry[], admin: AdminEntry[], track: TrackEntry[]) => {
+      for (const p of track) this.s.track.run(p.callId, p.gen, p.seq, p.driverId, p.lat, p.lng, iso(p.at));
       for (const a of admin) this.s.admin.run(a.id, a.adminId, a.action, a.targetType, a.targetId, a.reason, iso(a.at), JSON.stringify(a.details));
       return this.applyNow(entries);
     });
@@ -88,8 +93,8 @@ export class SqliteLedger implements Ledger {
 
   // async: a failure of the transaction is a rejection, as on PostgreSQL.
   // eslint-disable-next-line @typescript-eslint/require-await
-  async write(entries: LedgerEntry[], admin: AdminEntry[] = []): Promise<AssignmentConflict[]> {
-    return entries.length === 0 && admin.length === 0 ? [] : this.apply(entries, admin);
+  async write(entries: LedgerEntry[], admin: AdminEntry[] = [], track: TrackEntry[] = []): Promise<AssignmentConflict[]> {
+    return entries.length === 0 && admin.length === 0 && track.length === 0 ? [] : this.apply(entries, admin, track);
   }
 
   private applyNow(entries: LedgerEntry[]): AssignmentConflict[] {
@@ -140,6 +145,10 @@ export class SqliteLedger implements Ledger {
     return Promise.resolve(parse(this.s.export.all({
       from: iso(q.from), to: iso(q.to), at: q.after ? iso(q.after.at) : null, id: q.after?.id ?? '', limit: q.limit,
     })));
+  }
+
+  track(callId: string): Promise<TrackPoint[]> {
+    return Promise.resolve(this.s.trackRead.all(callId));
   }
 
   adminActions(q: { targetId?: string | undefined; limit: number }): Promise<AdminAction[]> {

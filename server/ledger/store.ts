@@ -18,6 +18,24 @@ export interface LedgerEntry {
  */
 export type AdminEntry = AdminAction;
 
+/**
+ * The third kind of ledger stream entry: a point of a trip's track (`kind` = 'track',
+ * driver-location.lua), for call_tracks. One per call, assignment generation and point number.
+ */
+export interface TrackEntry {
+  callId: string;
+  gen: number;
+  seq: number;
+  driverId: string;
+  lat: number;
+  lng: number;
+  /** ISO-8601 UTC. */
+  at: string;
+}
+
+/** A point of a call's track as the ledger answers it: the trip's generation, its number in the trip, where and when. */
+export type TrackPoint = Omit<TrackEntry, 'callId'>;
+
 /** A second winner of one call and generation, refused by the ledger. */
 export interface AssignmentConflict {
   callId: string;
@@ -69,6 +87,8 @@ export interface LedgerReads {
   closed(q: ClosedQuery): Promise<Call[]>;
   /** Calls created in [from, to), oldest first. */
   exportPage(q: ExportQuery): Promise<Call[]>;
+  /** The call's track, oldest first (by generation, then point number; [] when none was kept). */
+  track(callId: string): Promise<TrackPoint[]>;
   /** Operator levers, newest first, of one target when given. */
   adminActions(q: { targetId?: string | undefined; limit: number }): Promise<AdminAction[]>;
 }
@@ -79,9 +99,10 @@ export interface Ledger extends LedgerReads {
    * Write a batch of entries in one transaction, idempotently: each change once (call + seq), the
    * call row at its highest seq, a second winner of a call and generation refused and returned.
    * Resolves only after the commit; rejects when nothing was written (the caller retries it all).
-   * Operator levers (`admin`) go in the same transaction, each once (by stream id).
+   * Operator levers (`admin`) go in the same transaction, each once (by stream id), and so do
+   * track points (`track`), each once (call, generation, point number).
    */
-  write(entries: LedgerEntry[], admin?: AdminEntry[]): Promise<AssignmentConflict[]>;
+  write(entries: LedgerEntry[], admin?: AdminEntry[], track?: TrackEntry[]): Promise<AssignmentConflict[]>;
   /** Resolves when the ledger answers (connected and migrated). */
   ping(): Promise<void>;
   /** True when a write failed on the data itself (it would fail again), not on the database being away. */

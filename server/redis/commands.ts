@@ -681,8 +681,16 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
     },
 
     /** A position report; while on a trip its rider is told, at most once per `pushEveryMs`. */
-    async driverLocation(i: { driverId: string; pos: LatLng; now: number; pushEveryMs: number }): Promise<{ effects: Effects }> {
-      const r = await run('driverLocation', [keys.driver(i.driverId), keys.freeDrivers, keys.onlineDrivers], [i.driverId, i.pos.lat, i.pos.lng, i.now, i.pushEveryMs]);
+    /**
+     * A position; during a trip the rider is told (throttled) and, in the same step, a point of the
+     * trip's track is appended to the ledger stream (kind=track) at most once per `track.sampleMs`,
+     * up to `track.maxPoints` per trip (sampleMs 0: none).
+     */
+    async driverLocation(i: { driverId: string; pos: LatLng; now: number; pushEveryMs: number; track?: { sampleMs: number; maxPoints: number } }): Promise<{ effects: Effects }> {
+      const track = i.track ?? { sampleMs: 0, maxPoints: 0 };
+      const r = await run('driverLocation', [keys.driver(i.driverId), keys.freeDrivers, keys.onlineDrivers, keys.ledger], [
+        i.driverId, i.pos.lat, i.pos.lng, i.now, i.pushEveryMs, new Date(i.now).toISOString(), track.sampleMs, track.maxPoints,
+      ]);
       if (r.tell !== 1 || !r.passengerId) return { effects: NONE };
       const callId = str(r.callId);
       return {

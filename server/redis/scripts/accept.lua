@@ -73,7 +73,9 @@ if sent then
     method = 'straight-line' }
 end
 local json = record(KEYS[1], KEYS[7], call, 'dispatched', nowIso)
-redis.call('HSET', KEYS[3], 'status', 'busy', 'callId', call.id, 'passengerId', call.passengerId, 'updatedAt', now)
+-- The trip's assignment generation rides with it (driver-location.lua tags the track's points with it).
+redis.call('HSET', KEYS[3], 'status', 'busy', 'callId', call.id, 'passengerId', call.passengerId, 'updatedAt', now,
+  'tripGen', redis.call('HGET', KEYS[1], 'gen') or '1')
 redis.call('ZREM', KEYS[5], driverId)
 redis.call('ZREM', KEYS[6], waitingMember(call))
 local taken = endOffers(KEYS[2], 'revoked', now, driverId)

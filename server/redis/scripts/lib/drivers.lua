@@ -11,11 +11,11 @@
 local function freeDriver(driverKey, freeKey, onlineKey, driverId, nowMs)
   local lat, lng, offlineAfterTrip = unpack(redis.call('HMGET', driverKey, 'lat', 'lng', 'offlineAfterTrip'))
   if offlineAfterTrip == '1' or suspension(driverKey, nowMs) then
-    redis.call('HSET', driverKey, 'status', 'offline', 'callId', '', 'passengerId', '', 'offlineAfterTrip', '', 'updatedAt', nowMs)
+    redis.call('HSET', driverKey, 'status', 'offline', 'callId', '', 'passengerId', '', 'tripGen', '', 'offlineAfterTrip', '', 'updatedAt', nowMs)
     redis.call('ZREM', onlineKey, driverId)
     return 0
   end
-  redis.call('HSET', driverKey, 'status', 'available', 'callId', '', 'passengerId', '', 'updatedAt', nowMs, 'freeSince', nowMs)
+  redis.call('HSET', driverKey, 'status', 'available', 'callId', '', 'passengerId', '', 'tripGen', '', 'updatedAt', nowMs, 'freeSince', nowMs)
   redis.call('ZADD', onlineKey, nowMs, driverId)
   if lat and lng then redis.call('GEOADD', freeKey, lng, geoLat(lat), driverId) end
   return 1
