@@ -13,8 +13,7 @@
   or { fail = FAIL.NO_CALL | BAD_STATE (not dispatched or arrived, a cancelled call included) }.
 ]]
 --- @include "call"
---- @include "drivers"
---- @include "timers"
+--- @include "release"
 --- @include "admin"
 --- @include "reply"
 local driverId = ARGV[1]
@@ -24,14 +23,8 @@ if not call then return fail(FAIL.NO_CALL) end
 if (call.status ~= 'dispatched' and call.status ~= 'arrived') or not canMove(call.status, 'offered') then return fail(FAIL.BAD_STATE) end
 if call.driverId ~= driverId then return reply({ retry = 1 }) end
 
-call.driverId = cjson.null
-call.driverProfile = nil
-call.pickupEstimate = nil
-local json = record(KEYS[1], KEYS[4], call, 'offered', nowIso)
-redis.call('HSET', KEYS[2], driverId, 'backedout')
-local freed = freeDriver(KEYS[6], KEYS[3], KEYS[7], driverId, now)
-local gen = redis.call('HINCRBY', KEYS[1], 'gen', 1)
-redis.call('HDEL', KEYS[1], 'deadline')
-redis.call('ZADD', KEYS[5], now, currentTimer(KEYS[1], call.id))
+local json, freed, gen = releaseTrip(
+  { call = KEYS[1], offers = KEYS[2], free = KEYS[3], ledger = KEYS[4], timers = KEYS[5], driver = KEYS[6], online = KEYS[7] },
+  call, driverId, now, nowIso)
 recordAdmin(KEYS[4], ARGV[4], 'call.redispatch', 'call', call.id, ARGV[5], nowIso, { driverId = driverId })
 return reply({ call = json, gen = gen, freed = freed, driverId = driverId })

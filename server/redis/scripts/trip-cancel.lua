@@ -14,8 +14,7 @@
   { fail = FAIL.NO_CALL | NOT_YOURS (not this driver's trip) | CANCELLED | BAD_STATE }.
 ]]
 --- @include "call"
---- @include "drivers"
---- @include "timers"
+--- @include "release"
 --- @include "reply"
 local driverId = ARGV[1]
 local now, nowIso = tonumber(ARGV[2]), ARGV[3]
@@ -25,13 +24,7 @@ if call.driverId ~= driverId then return fail(FAIL.NOT_YOURS) end
 if call.status == 'cancelled' then return fail(FAIL.CANCELLED) end
 if (call.status ~= 'dispatched' and call.status ~= 'arrived') or not canMove(call.status, 'offered') then return fail(FAIL.BAD_STATE) end
 
-call.driverId = cjson.null
-call.driverProfile = nil
-call.pickupEstimate = nil
-local json = record(KEYS[1], KEYS[4], call, 'offered', nowIso)
-redis.call('HSET', KEYS[2], driverId, 'backedout')
-local freed = freeDriver(KEYS[6], KEYS[3], KEYS[7], driverId, now)
-local gen = redis.call('HINCRBY', KEYS[1], 'gen', 1)
-redis.call('HDEL', KEYS[1], 'deadline')
-redis.call('ZADD', KEYS[5], now, currentTimer(KEYS[1], call.id))
+local json, freed, gen = releaseTrip(
+  { call = KEYS[1], offers = KEYS[2], free = KEYS[3], ledger = KEYS[4], timers = KEYS[5], driver = KEYS[6], online = KEYS[7] },
+  call, driverId, now, nowIso)
 return reply({ call = json, gen = gen, freed = freed })
