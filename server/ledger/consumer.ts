@@ -176,13 +176,14 @@ export class LedgerConsumer {
     const track: TrackEntry[] = [];
     for (const [streamId, fields] of raw) {
       if (!fields) continue; // deleted after another consumer wrote it
-      if (fieldOf(fields, 'kind') === 'track') {
+      const kind = fieldOf(fields, 'kind');
+      if (kind === 'track') {
         const point = parseTrack(fields);
         if (point) track.push(point);
         else this.o.log.error({ streamId }, 'ledger: a track point entry that does not parse, dropped');
         continue;
       }
-      if (fieldOf(fields, 'kind') === 'admin') {
+      if (kind === 'admin') {
         const lever = parseAdmin(streamId, fields);
         if (lever) admin.push(lever);
         else this.o.log.error({ streamId }, 'ledger: an operator lever entry that does not parse, dropped');
@@ -270,14 +271,10 @@ function parseTrack(fields: string[]): TrackEntry | undefined {
 }
 
 function parseEntry(streamId: string, fields: string[]): LedgerEntry | undefined {
-  const field = (name: string) => {
-    const i = fields.indexOf(name);
-    return i >= 0 ? fields[i + 1] : undefined;
-  };
   try {
-    const call = JSON.parse(field('call') ?? 'null') as Call | null;
+    const call = JSON.parse(fieldOf(fields, 'call') ?? 'null') as Call | null;
     if (!call || typeof call.id !== 'string' || typeof call.seq !== 'number') return undefined;
-    return { streamId, call, gen: Number(field('gen') ?? 1) };
+    return { streamId, call, gen: Number(fieldOf(fields, 'gen') ?? 1) };
   } catch {
     return undefined;
   }
