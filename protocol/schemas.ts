@@ -324,6 +324,8 @@ export const OpsDriver = z.object({
   vehicleClass: z.string().nullable(),
   /** An operator's suspension counts (driver.suspend). */
   suspended: z.boolean(),
+  /** It holds a live offer now (1.6.0). */
+  offered: z.boolean(),
 });
 export type OpsDriver = z.infer<typeof OpsDriver>;
 /** `ops:join` and `GET /api/ops/snapshot` (admin, 1.5.0): the online drivers and open calls now, bounded (OPS_SNAPSHOT_MAX). */

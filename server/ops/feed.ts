@@ -34,7 +34,7 @@ const SENT_MAX = 20_000;
 export function toOpsDriver(d: OnlineDriver): OpsDriver {
   return {
     driverId: d.driverId, status: d.status, away: d.awaySince !== null, lat: d.lat, lng: d.lng, updatedAt: d.updatedAt,
-    callId: d.callId, vehicleClass: d.vehicleClass, suspended: d.suspended,
+    callId: d.callId, vehicleClass: d.vehicleClass, suspended: d.suspended, offered: d.offered,
   };
 }
 

@@ -98,6 +98,8 @@ export interface OnlineDriver {
   awaySince: number | null;
   /** An operator's suspension is recorded on it (a suspended driver on a trip stays online till the trip ends). */
   suspended: boolean;
+  /** It holds a live offer. */
+  offered: boolean;
 }
 
 /** What the two ops indexes hold, counted (indexCounts): at most `max` members of each are read. */
@@ -199,6 +201,7 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
         driverId: id, status, lat: numOrNull(lat), lng: numOrNull(lng), updatedAt: numOrNull(updatedAt) ?? score,
         callId: callId ? callId : null, vehicleClass: vehicleClass ? vehicleClass : null, awaySince: numOrNull(awaySince),
         suspended: suspended === '1' && !(Number(until) > 0 && Number(until) <= Date.now()),
+        offered: false,
       });
     });
     return out;
