@@ -292,7 +292,7 @@ export const OpsNode = z.object({
   gone: z.boolean(),
   /** Its connected sockets by role. */
   sockets: Counts,
-  /** Its counters and gauges: `calls.<status>`, `offers`, `accepts.<result>`, `revoked.<reason>`, `rounds`, `roundCalls`, `roundSeconds`, `queue.<state>`, `ledgerLag`. */
+  /** Its counters and gauges: `calls.<status>`, `offers`, `accepts.<result>`, `revoked.<reason>`, `rounds`, `roundCalls`, `roundSeconds`, `queue.<state>`, `ledgerLag`, and `toDispatch.le.<seconds>` (cumulative buckets of request → dispatched, `+Inf` last), `toDispatch.count`, `toDispatch.sum` (1.6.0). */
   figures: Counts,
 });
 /** `GET /api/ops/summary` (admin): the deployment's nodes, their figures summed, and the online drivers and open calls counted. */

@@ -3,7 +3,7 @@
  * test). A client may say which version it speaks in the handshake (`auth.protocol`); the server
  * says its own in the `hello` push. docs/protocol.md, "Versions", is the compatibility policy.
  */
-export const PROTOCOL_VERSION = '1.5.0';
+export const PROTOCOL_VERSION = '1.6.0';
 
 /** The major versions this server speaks. A client naming another major is refused at the handshake. */
 export const SUPPORTED_MAJORS: readonly number[] = [1];

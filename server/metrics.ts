@@ -4,6 +4,8 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+/** Seconds from a request to its dispatch: drivers answer in seconds, waves take tens of them. */
+export const DISPATCH_BUCKETS = [0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300];
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 export class Metrics {
@@ -13,6 +15,7 @@ export class Metrics {
   readonly offers = new Counter({ name: 'dispatch_offers_total', help: 'Offers sent', registers: [this.registry] });
   readonly accepts = new Counter({ name: 'dispatch_accepts_total', help: 'Accepts by result: won, or the error code of a loss', labelNames: ['result'] as const, registers: [this.registry] });
   readonly requestToOffer = new Histogram({ name: 'dispatch_request_to_offer_seconds', help: 'From a call\'s creation to its first wave of offers', buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  readonly requestToDispatched = new Histogram({ name: 'dispatch_request_to_dispatched_seconds', help: 'From a call\'s creation to an accept dispatching it (again after a re-dispatch)', buckets: DISPATCH_BUCKETS, registers: [this.registry] });
   readonly acceptToNotify = new Histogram({ name: 'dispatch_accept_to_notify_seconds', help: 'From an accept arriving to the rider\'s status push being published', buckets: LATENCY_BUCKETS, registers: [this.registry] });
   readonly roundSeconds = new Histogram({ name: 'dispatch_match_round_seconds', help: 'One matching round (or greedy match), from its begin to its commit', buckets: LATENCY_BUCKETS, registers: [this.registry] });
   readonly roundCalls = new Histogram({ name: 'dispatch_match_round_calls', help: 'Calls in one matching round', buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000], registers: [this.registry] });

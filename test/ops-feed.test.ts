@@ -3,12 +3,14 @@
  * joined on gateway A gets the snapshot (drivers and calls of gateway B), then deltas: a driver on
  * B moving, a driver going offline (`gone`), a call requested on B and dispatched (the state pushed
  * by the dispatcher and by B); an admin on B gets the same, each call state once; `ops:leave` ends
- * the deltas; anyone but an admin is FORBIDDEN; with nobody joined nothing is published.
+ * the deltas; anyone but an admin is FORBIDDEN; with nobody joined nothing is published. Every
+ * change of a driver the feed shows reaches it (protocol 1.6.0): an offer made and answered
+ * (`offered`), busy on its trip, a suspension and its lift during the trip, away after a disconnect.
  * Real Redis, socket.io-client, no mocks.
  */
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
-import type { Call, Offer, OpsDelta, OpsSnapshot } from '../protocol/index.js';
+import type { Call, Offer, OpsDelta, OpsSnapshot, OpsSummary } from '../protocol/index.js';
 import { connect, DROPOFF, placeAt, rest, restError, type TestClient } from './support/clients.js';
 import { startStack, type Stack } from './support/stack.js';
 import { until } from './support/wait.js';
@@ -162,5 +164,52 @@ describe('ops feed', function () {
     expect(deltas(b).length, 'no delta after ops:leave').to.equal(before);
     expect(await stack.redis.exists(stack.keys.opsWatched)).to.equal(1);
     await ok(r, 'call:cancel', { callId: more.id });
+  });
+
+  it('a driver\'s offer, trip, suspension, lift and disconnect each reach the feed (offered, busy, suspended, away)', async () => {
+    const FAR = { lat: 35.1, lng: 129.0 };
+    const d = await client('driver', 1);
+    await ok(d, 'driver:online', FAR);
+    const r = await client('passenger', 1);
+    const a = await client('admin', 0);
+    await ok<OpsSnapshot>(a, 'ops:join');
+    const shows = (what: string, pred: (x: OpsDelta['drivers'][number]) => boolean) =>
+      a.next<OpsDelta>('ops:delta', (x) => x.drivers.some((y) => y.driverId === d.id && pred(y)), 15000).catch(() => {
+        throw new Error(`no ops:delta showed ${d.id} ${what}`);
+      });
+
+    // Offered, then answered: the flag goes up and down.
+    const first = await request(r, FAR);
+    await d.next<Offer>('offer', (o) => o.callId === first.id);
+    await shows('offered', (y) => y.offered && y.status === 'available');
+    await ok(d, 'offer:reject', { callId: first.id });
+    await shows('no longer offered after its reject', (y) => !y.offered && y.status === 'available');
+    await ok(r, 'call:cancel', { callId: first.id });
+
+    // Offered again and accepted: busy on the trip, no offer.
+    const call = await request(r, FAR);
+    await d.next<Offer>('offer', (o) => o.callId === call.id);
+    await ok(d, 'offer:accept', { callId: call.id });
+    await shows('busy on its trip', (y) => y.status === 'busy' && y.callId === call.id && !y.offered);
+
+    // Suspended during the trip (it finishes it), then lifted: both show without the driver moving.
+    const admin = { id: ADMIN.id, role: 'admin' as const };
+    const sus = await rest(stack.gateways[1]!.url, 'POST', `/api/drivers/${d.id}/suspend`, admin, { reason: 'check' });
+    expect(sus.status, JSON.stringify(sus.body)).to.equal(200);
+    await shows('suspended on its trip', (y) => y.suspended && y.status === 'busy');
+    const lift = await rest(stack.gateways[0]!.url, 'POST', `/api/drivers/${d.id}/lift`, admin, { reason: 'ok' });
+    expect(lift.status, JSON.stringify(lift.body)).to.equal(200);
+    await shows('lifted', (y) => !y.suspended && y.status === 'busy');
+
+    // The gateway's heartbeat carries the request → dispatched histogram, summed by the summary.
+    await until(async () => {
+      const res = await rest(stack.gateways[0]!.url, 'GET', '/api/ops/summary', admin);
+      const f = (res.body as OpsSummary).totals.figures;
+      return ((f['toDispatch.count'] ?? 0) >= 1 && f['toDispatch.le.+Inf'] === f['toDispatch.count'] && (f['toDispatch.sum'] ?? -1) >= 0) || undefined;
+    }, 'the summary to count the dispatch in toDispatch', 15000, 200);
+
+    // Its socket closes: away, in its grace period.
+    d.close();
+    await shows('away', (y) => y.away);
   });
 });

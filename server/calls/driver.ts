@@ -62,6 +62,8 @@ export class DriverService {
     await follow(this.ctx, result.effects);
     if (result.outcome === 'won') {
       metrics.acceptToNotify.observe((performance.now() - started) / 1000);
+      const createdMs = Date.parse(result.call.createdAt);
+      if (Number.isFinite(createdMs)) metrics.requestToDispatched.observe(Math.max(0, Date.now() - createdMs) / 1000);
       metrics.wavesPerDispatch.observe(result.waves);
       metrics.accepts.inc({ result: 'won' });
       log.info({ callId, driverId: user.id, status: result.call.status }, 'call dispatched');
@@ -122,8 +124,7 @@ export class DriverService {
 
   /** A driver connected: a grace period running from an earlier disconnect is over. */
   async connected(driverId: string): Promise<void> {
-    const key = this.ctx.keys.driver(driverId);
-    await this.ctx.redis.multi().hincrby(key, 'connects', 1).hset(key, 'awaySince', '', 'offlineAfterTrip', '').exec();
+    await this.ctx.commands.driverConnected({ driverId, now: Date.now() });
   }
 
   /**

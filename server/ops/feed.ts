@@ -7,8 +7,12 @@
  * - refreshes `P:ops:watched` (TTL 3 × OPS_FEED_MS), so every process's tap (tap.ts) publishes
  *   changed calls on `P:ops:calls`, which this feed subscribes to (a connection of its own) and
  *   buffers, the latest state per call;
- * - reads the drivers updated since the last tick from the online drivers index (ZRANGEBYSCORE with
- *   an overlap of OVERLAP_MS for clocks of other hosts a little behind, deduped by updatedAt);
+ * - reads the drivers changed since the last tick from the online drivers index (ZRANGEBYSCORE with
+ *   an overlap of OVERLAP_MS for clocks of other hosts a little behind, deduped by their score):
+ *   every step that changes what the feed shows of a driver (position, status, an offer made, away,
+ *   suspension) moves its score in the same step;
+ * - reads again the drivers it last sent as offered: an offer ends in many steps (answered,
+ *   expired, taken, cancelled) that do not move the score, so the feed looks for itself;
  * - every GONE_EVERY_MS, reads the index's ids and names those it knew that left it (`gone`);
  * - every SUMMARY_EVERY_MS, adds the summary.
  *
@@ -81,11 +85,13 @@ export function createOpsFeed(d: FeedDeps): OpsFeed {
   let lastMs = 0;
   let goneAt = 0;
   let summaryAt = 0;
-  /** Drivers sent (or known from the index) → the updatedAt last sent. */
+  /** Drivers sent (or known from the index) → the score (changedAt) last sent. */
   const known = new Map<string, number>();
   const calls = new Map<string, Call>();
   /** The seq last sent of each call (bounded: forgotten past SENT_MAX calls). */
   const sentSeq = new Map<string, number>();
+  /** Drivers last sent with a live offer: read again every tick until they are sent without one. */
+  const offered = new Set<string>();
 
   const members = () => d.io.of('/').adapter.rooms.get(rooms.ops)?.size ?? 0;
 
@@ -115,6 +121,7 @@ export function createOpsFeed(d: FeedDeps): OpsFeed {
     known.clear();
     calls.clear();
     sentSeq.clear();
+    offered.clear();
     await d.redis.set(d.keys.opsWatched, '1', 'PX', 3 * d.feedMs);
     await subscribe();
     for (const id of await d.commands.onlineDriverIds({ max: d.max })) known.set(id, 0);
@@ -127,6 +134,7 @@ export function createOpsFeed(d: FeedDeps): OpsFeed {
     sub = undefined;
     known.clear();
     calls.clear();
+    offered.clear();
   };
 
   const tick = async () => {
@@ -136,13 +144,19 @@ export function createOpsFeed(d: FeedDeps): OpsFeed {
       if (members() === 0) return halt();
       const now = Date.now();
       await d.redis.set(d.keys.opsWatched, '1', 'PX', 3 * d.feedMs);
-      const changed = await d.commands.driversChangedSince({ sinceMs: lastMs - OVERLAP_MS, max: d.max });
-      lastMs = Math.max(lastMs, ...changed.map((c) => c.updatedAt), now - OVERLAP_MS);
+      const changed = await d.commands.driversChangedSince({ sinceMs: lastMs, max: d.max });
+      // The next read starts OVERLAP_MS back: a step of a host whose clock is a little behind is not missed.
+      lastMs = now - OVERLAP_MS;
+      const seen = new Set(changed.map((c) => c.driverId));
+      const again = await d.commands.onlineDriversById([...offered].filter((id) => !seen.has(id)));
       const drivers: OpsDriver[] = [];
-      for (const c of changed) {
-        if (known.get(c.driverId) === c.updatedAt) continue;
+      for (const c of [...changed, ...again]) {
+        const wasOffered = offered.has(c.driverId);
+        if (known.get(c.driverId) === c.changedAt && wasOffered === c.offered) continue;
         if (!known.has(c.driverId) && known.size >= d.max) continue;
-        known.set(c.driverId, c.updatedAt);
+        known.set(c.driverId, c.changedAt);
+        if (c.offered) offered.add(c.driverId);
+        else offered.delete(c.driverId);
         drivers.push(toOpsDriver(c));
       }
       const gone: string[] = [];
@@ -155,6 +169,7 @@ export function createOpsFeed(d: FeedDeps): OpsFeed {
         missing.forEach((id, j) => {
           if (held[j]) return;
           known.delete(id);
+          offered.delete(id);
           gone.push(id);
         });
       }

@@ -13,6 +13,9 @@
  *   revoked.<reason>   offers revoked by reason (dispatch_offers_revoked_total)
  *   rounds, roundCalls rounds run and the calls in them (dispatch_match_round_calls count and sum)
  *   roundSeconds       seconds spent in rounds (dispatch_match_round_seconds sum)
+ *   toDispatch.le.<s>  accepts that dispatched a call at most <s> seconds after its creation,
+ *                      cumulative as Prometheus buckets (dispatch_request_to_dispatched_seconds; <s> from
+ *                      DISPATCH_BUCKETS, and `+Inf`); toDispatch.count and toDispatch.sum beside them
  *   queue.<state>      dispatch queue jobs by state (dispatchers: dispatch_queue_jobs)
  *   ledgerLag          ledger entries not yet written (dispatchers: dispatch_ledger_lag)
  */
@@ -60,6 +63,11 @@ export async function figuresOf(metrics: Metrics): Promise<Record<string, number
   await byLabel(metrics.offersRevoked, 'revoked', 'reason');
   await histogram(metrics.roundCalls, 'rounds', 'roundCalls');
   await histogram(metrics.roundSeconds, undefined, 'roundSeconds');
+  for (const v of (await metrics.requestToDispatched.get()).values) {
+    if (v.metricName?.endsWith('_bucket')) add(`toDispatch.le.${String(v.labels.le)}`, v.value);
+    else if (v.metricName?.endsWith('_count')) add('toDispatch.count', v.value);
+    else if (v.metricName?.endsWith('_sum')) add('toDispatch.sum', v.value);
+  }
   const registered = (name: string) => metrics.registry.getSingleMetric(name) as { get(): Promise<{ values: Values }> } | undefined;
   await byLabel(registered('dispatch_queue_jobs'), 'queue', 'state');
   const lag = registered('dispatch_ledger_lag');

@@ -91,6 +91,8 @@ export interface OnlineDriver {
   lng: number | null;
   /** Epoch ms of its last update (online, position, freed). */
   updatedAt: number;
+  /** Its score in the online drivers index: epoch ms of its last change of any kind (position, status, offer, away, suspension). */
+  changedAt: number;
   /** Its trip, when busy. */
   callId: string | null;
   vehicleClass: string | null;
@@ -181,29 +183,55 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
     });
   /**
    * Drivers of the online drivers index from a WITHSCORES reply: one pipelined read of their hashes
-   * (never a SCAN). A driver whose hash says offline (a step raced this read) is left out.
+   * and offer indexes (never a SCAN), then one of the offers' states for the few that name an offer
+   * not yet past its expiry: `offered` is true only for an offer still live (as driverResync counts
+   * it). A driver whose hash says offline (a step raced this read) is left out.
    */
   const readDrivers = async (flat: string[]): Promise<OnlineDriver[]> => {
     if (flat.length === 0) return [];
+    const now = Date.now();
     const p = redis.pipeline();
     const ids: { id: string; score: number }[] = [];
     for (let j = 0; j + 1 < flat.length; j += 2) {
       ids.push({ id: flat[j]!, score: Number(flat[j + 1]) });
       p.hmget(keys.driver(flat[j]!), 'status', 'lat', 'lng', 'updatedAt', 'callId', 'vehicleClass', 'awaySince', 'suspended', 'suspendedUntil');
+      p.hgetall(keys.driverOffers(flat[j]!));
     }
-    const rows = (await execAll(p)) as (string | null)[][];
+    const replies = await execAll(p);
     const numOrNull = (v: string | null | undefined) => (v === null || v === undefined || v === '' ? null : Number(v));
     const out: OnlineDriver[] = [];
+    /** For each driver out, the calls of its index whose offers have not expired yet. */
+    const pending: { driver: OnlineDriver; callIds: string[] }[] = [];
     ids.forEach(({ id, score }, j) => {
-      const [status, lat, lng, updatedAt, callId, vehicleClass, awaySince, suspended, until] = rows[j] ?? [];
+      const [status, lat, lng, updatedAt, callId, vehicleClass, awaySince, suspended, until] = (replies[2 * j] ?? []) as (string | null)[];
       if (status !== 'available' && status !== 'busy') return;
-      out.push({
-        driverId: id, status, lat: numOrNull(lat), lng: numOrNull(lng), updatedAt: numOrNull(updatedAt) ?? score,
+      const driver: OnlineDriver = {
+        driverId: id, status, lat: numOrNull(lat), lng: numOrNull(lng), updatedAt: numOrNull(updatedAt) ?? score, changedAt: score,
         callId: callId ? callId : null, vehicleClass: vehicleClass ? vehicleClass : null, awaySince: numOrNull(awaySince),
-        suspended: suspended === '1' && !(Number(until) > 0 && Number(until) <= Date.now()),
+        suspended: suspended === '1' && !(Number(until) > 0 && Number(until) <= now),
         offered: false,
+      };
+      out.push(driver);
+      if (status !== 'available') return;
+      const index = (replies[2 * j + 1] ?? {}) as Record<string, string>;
+      const callIds = Object.keys(index).filter((c) => {
+        try {
+          return Number((JSON.parse(index[c]!) as { expiresAt?: unknown }).expiresAt) > now;
+        } catch {
+          return false;
+        }
       });
+      if (callIds.length) pending.push({ driver, callIds });
     });
+    if (pending.length) {
+      const q = redis.pipeline();
+      for (const { driver, callIds } of pending) for (const c of callIds) q.hget(keys.callOffers(c), driver.driverId);
+      const states = (await execAll(q)) as (string | null)[];
+      let k = 0;
+      for (const { driver, callIds } of pending) {
+        for (let n = 0; n < callIds.length; n++) if (Number(states[k++]) > now) driver.offered = true;
+      }
+    }
     return out;
   };
 
@@ -280,7 +308,7 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
     async accept(i: { callId: string; driverId: string; now: Now }): Promise<AcceptResult> {
       const r = await run('accept', [
         keys.call(i.callId), keys.callOffers(i.callId), keys.driver(i.driverId), keys.driverOffers(i.driverId),
-        keys.freeDrivers, keys.waitingCalls, keys.ledger, keys.callTimers,
+        keys.freeDrivers, keys.waitingCalls, keys.ledger, keys.callTimers, keys.onlineDrivers,
       ], [i.driverId, i.now.ms, i.now.iso, match.radiusM, REMATCH_PER_DRIVER, match.pickupSpeedKmh]);
       const call = callOf(r.call);
       // This driver's other offers end `busy` (and those calls are matched again) before the answer;
@@ -591,6 +619,7 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
         ...i.plan.calls.flatMap((c) => [keys.call(c.id), keys.callOffers(c.id), keys.callSent(c.id)]),
         ...drivers.flatMap((d) => [keys.driver(d), keys.driverOffers(d)]),
         ...otherCalls.map((c) => keys.callOffers(c)),
+        keys.onlineDrivers,
       ], [
         i.now.ms, i.now.iso, i.token, match.offerTimeoutMs, match.callTimeoutMs, match.maxOffersPerDriver, match.defaultVehicleClass,
         i.region, match.regionRescueMs, i.jobId ? '1' : '0', JSON.stringify(plan),
@@ -669,7 +698,7 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
 
     /** An admin lifts a driver's suspension. */
     async driverLift(i: { driverId: string; adminId: string; reason: string; now: Now }): Promise<{ was: boolean; effects: Effects }> {
-      const r = await run('driverLift', [keys.driver(i.driverId), keys.ledger], [i.driverId, i.now.ms, i.now.iso, i.reason, i.adminId]);
+      const r = await run('driverLift', [keys.driver(i.driverId), keys.ledger, keys.onlineDrivers], [i.driverId, i.now.ms, i.now.iso, i.reason, i.adminId]);
       return { was: r.was === 1, effects: { lifted: [i.driverId] } };
     },
 
@@ -744,9 +773,15 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
       await run('releasePassenger', [keys.passengerActive(i.passengerId)], [i.callId]);
     },
 
+    /** A driver connected: a grace period running from an earlier disconnect is over (its score in the online index moves, when it is in it). */
+    async driverConnected(i: { driverId: string; now: number }): Promise<void> {
+      const key = keys.driver(i.driverId);
+      await execAll(redis.multi().hincrby(key, 'connects', 1).hset(key, 'awaySince', '', 'offlineAfterTrip', '').zadd(keys.onlineDrivers, 'XX', i.now, i.driverId));
+    },
+
     /** The driver's last socket closed: the `awaySince` its grace runs from, or '' if it came back. */
     async driverAway(i: { driverId: string; connects: string; now: number }): Promise<string> {
-      const r = await run('driverAway', [keys.driver(i.driverId)], [i.connects, i.now]);
+      const r = await run('driverAway', [keys.driver(i.driverId), keys.onlineDrivers], [i.connects, i.now, i.driverId]);
       return str(r.awaySince);
     },
 
@@ -807,6 +842,13 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
     async driversChangedSince(i: { sinceMs: number; max: number }): Promise<OnlineDriver[]> {
       if (i.max <= 0) return [];
       return readDrivers(await redis.zrangebyscore(keys.onlineDrivers, `(${i.sinceMs}`, '+inf', 'WITHSCORES', 'LIMIT', 0, i.max));
+    },
+
+    /** These drivers as the online drivers index holds them (one ZMSCORE, then their hashes): those not in it are left out. */
+    async onlineDriversById(ids: string[]): Promise<OnlineDriver[]> {
+      if (ids.length === 0) return [];
+      const scores = await redis.zmscore(keys.onlineDrivers, ...ids);
+      return readDrivers(ids.flatMap((id, j) => (scores[j] === null ? [] : [id, String(scores[j])])));
     },
 
     /** Which of these drivers the online drivers index holds (one ZMSCORE). */

@@ -4,6 +4,7 @@
   KEYS[1] call hash   KEYS[2] call's offers hash   KEYS[3] driver hash   KEYS[4] driver's offer index
   KEYS[5] free drivers GEO set   KEYS[6] waiting calls GEO set   KEYS[7] ledger stream
   KEYS[8] call timers ZSET (the call's timer is dropped: a dispatched call needs none)
+  KEYS[9] online drivers index (the winner's score moves: it is busy now; so do the scores of the drivers whose offers ended)
   ARGV[1] driver id  ARGV[2] now (epoch ms)  ARGV[3] now (ISO-8601)
   ARGV[4] match radius (m)  ARGV[5] most waiting calls to re-match near each driver who lost the call
   ARGV[6] the speed of the pickup estimate (km/h)
@@ -79,6 +80,8 @@ redis.call('HSET', KEYS[3], 'status', 'busy', 'callId', call.id, 'passengerId', 
 redis.call('ZREM', KEYS[5], driverId)
 redis.call('ZREM', KEYS[6], waitingMember(call))
 local taken = endOffers(KEYS[2], 'revoked', now, driverId)
+redis.call('ZADD', KEYS[9], 'XX', now, driverId)
+for _, d in ipairs(taken) do redis.call('ZADD', KEYS[9], 'XX', now, d) end
 redis.call('HSET', KEYS[2], driverId, 'won')
 
 redis.call('HDEL', KEYS[4], call.id)

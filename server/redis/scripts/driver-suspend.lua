@@ -5,7 +5,7 @@
   lever is recorded in the ledger stream in the same step.
 
   KEYS[1] driver hash   KEYS[2] free drivers GEO set   KEYS[3] driver's offer index   KEYS[4] ledger stream
-  KEYS[5] online drivers index (it leaves it when it goes offline here)
+  KEYS[5] online drivers index (it leaves it when it goes offline here; on a trip, its score moves)
   ARGV[1] driver id   ARGV[2] now (epoch ms)   ARGV[3] now (ISO-8601)   ARGV[4] until (epoch ms, '' until lifted)
   ARGV[5] until (ISO-8601, '' until lifted)   ARGV[6] reason   ARGV[7] admin id
   Returns (JSON) { held = {callId...} (the calls its index names: their offers to it end in the
@@ -20,6 +20,7 @@ local status = redis.call('HGET', KEYS[1], 'status')
 local onTrip = 0
 if status == 'busy' then
   onTrip = 1
+  redis.call('ZADD', KEYS[5], 'XX', now, driverId)
 elseif status then
   redis.call('HSET', KEYS[1], 'status', 'offline', 'updatedAt', now)
   redis.call('ZREM', KEYS[5], driverId)

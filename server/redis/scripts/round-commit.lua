@@ -12,6 +12,7 @@
   KEYS[9 + 3i], KEYS[10 + 3i], KEYS[11 + 3i] call i's hash, offers hash, sent offers hash (i = 0 … c-1)
   KEYS[9 + 3c + 2j], KEYS[10 + 3c + 2j] driver j's hash and offer index (j = 0 … d-1)
   then the offers hashes of other calls that the drivers' indexes named when the plan was read
+  KEYS[#KEYS] (last) the online drivers index: an offered driver's score moves (the ops feed reads it again)
   ARGV[1] now (epoch ms)   ARGV[2] now (ISO-8601)   ARGV[3] the round's fencing token ('' none: a
   greedy match)   ARGV[4] offer timeout (ms)   ARGV[5] call timeout (ms)   ARGV[6] most live offers
   per driver   ARGV[7] the default vehicle class   ARGV[8] the region   ARGV[9] ms before the sweep
@@ -125,6 +126,7 @@ for i, c in ipairs(plan.calls) do
           redis.call('HSET', offersKey, driverId, expiresAt)
           redis.call('HSET', sentKey, driverId, offer)
           redis.call('HSET', KEYS[driverBase + 1 + 2 * j], c.id, offer)
+          redis.call('ZADD', KEYS[#KEYS], 'XX', now, driverId)
           liveCount[j] = liveCount[j] + 1
           made[#made + 1] = { driverId = driverId, offer = offer }
         end
