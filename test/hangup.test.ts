@@ -39,6 +39,13 @@ describe('hang-up and shutdown', function () {
     const ready = await demo.line((l) => /server ready at .* \(pid \d+\)/.test(l), 'the demo\'s "server ready" line', 60000);
     const serverPid = Number(/\(pid (\d+)\)/.exec(ready)?.[1]);
     await waitReady(`http://127.0.0.1:${port}`, { ms: 30000 });
+    // It prints the console's address with an admin sign-in: the page is served there, and the token is an admin's.
+    const consoleLine = await demo.line((l) => l.includes('operator console: '), 'the demo\'s console line', 30000);
+    const url = new URL(consoleLine.slice(consoleLine.indexOf('http')).trim());
+    expect(url.pathname).to.equal('/ops');
+    const jwt = new URLSearchParams(url.hash.slice(1)).get('token') ?? '';
+    const snap = await fetch(`${url.origin}/api/ops/snapshot`, { headers: { authorization: `Bearer ${jwt}` } });
+    expect(snap.status, 'the printed token signs an admin in').to.equal(200);
     await demo.line((l) => l.includes('drivers online'), 'the demo\'s drivers to be online');
 
     demo.child.kill('SIGHUP');

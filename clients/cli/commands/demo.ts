@@ -13,6 +13,7 @@ import { DEV_JWT_SECRET } from '../../../server/config.js';
 import { portFree } from '../../../server/devkit/ports.js';
 import { spawnServer, type ServerProcess } from '../../../server/devkit/server.js';
 import { timer } from '../async.js';
+import { signToken } from '../token.js';
 import { distanceM, formatDistance, randomPointWithin } from '../geo.js';
 import {
   intIn, numberIn, parsePoint, parseRange, randomIn, RoundRobin,
@@ -76,6 +77,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       return 1;
     }
     say(`server ready at ${server.url} (pid ${server.pid})`);
+    say(`operator console: ${await consoleUrl(server.url, o.secret)}`);
     return await tellStories(o, server.url, stop.first, server.exited);
   } finally {
     if (server?.running()) {
@@ -85,6 +87,14 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     stop.dispose();
     say('demo over');
   }
+}
+
+/**
+ * The operator console's address with a ready admin sign-in: a 12 h admin token in the fragment
+ * (`#token=`), which the browser never sends to the server and the page removes from the address bar.
+ */
+export async function consoleUrl(serverUrl: string, secret: string): Promise<string> {
+  return `${serverUrl}/ops#token=${await signToken(secret, 'demo-admin', 'admin', '12h')}`;
 }
 
 /**
