@@ -124,7 +124,10 @@ describe('dispatcher down, killed and restarted', function () {
     }, 'every call to be dispatched', 60000, 100);
     const winners = await Promise.all(calls.map(async (c) => (JSON.parse((await stack.redis.hget(stack.keys.call(c.id), 'json'))!) as Call).driverId));
     expect(new Set(winners).size, 'one driver per call').to.equal(calls.length);
-    for (const r of riders) expect(r.all<Call>('call:status').filter((c) => c.status === 'dispatched'), r.id).to.have.length(1);
+    // The status is in Redis before the accept's push reaches the rider: wait for every push, then count them.
+    const dispatchedPushes = (r: TestClient) => r.all<Call>('call:status').filter((c) => c.status === 'dispatched');
+    await until(() => riders.every((r) => dispatchedPushes(r).length > 0) || undefined, 'every rider to be pushed `dispatched`', 15000, 20);
+    for (const r of riders) expect(dispatchedPushes(r), r.id).to.have.length(1);
     await until(async () => (await ledgerMismatch(stack.env.DB_PATH!, stack.redis, stack.keys, calls.map((c) => c.id))) === null, 'the ledger to hold every call exactly once', 30000, 100);
   });
 });
