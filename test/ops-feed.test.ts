@@ -12,6 +12,7 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import type { Call, Offer, OpsDelta, OpsSnapshot, OpsSummary } from '../protocol/index.js';
 import { connect, DROPOFF, placeAt, rest, restError, type TestClient } from './support/clients.js';
+import { OVERLAP_MS } from '../server/ops/feed.js';
 import { startStack, type Stack } from './support/stack.js';
 import { until } from './support/wait.js';
 
@@ -211,5 +212,26 @@ describe('ops feed', function () {
     // Its socket closes: away, in its grace period.
     d.close();
     await shows('away', (y) => y.away);
+  });
+
+  it("a driver offered before the first admin joined: its offer's end still reaches the feed", async () => {
+    const FAR = { lat: 35.5, lng: 129.3 };
+    // A gateway whose feed is idle: nobody joined there yet in this test.
+    await Promise.all(clients.filter((c) => c.id.startsWith('a')).map((c) => c.emit('ops:leave', {})));
+    const d = await client('driver', 0);
+    await ok(d, 'driver:online', FAR);
+    const r = await client('passenger', 0);
+    const call = await request(r, FAR);
+    await d.next<Offer>('offer', (o) => o.callId === call.id);
+    // The offer must be older than the feed's re-read window (OVERLAP_MS) when the feed starts: the
+    // case this covers is the clock having moved past it, so the wait is for the clock itself.
+    const offeredAt = Date.now();
+    await until(() => Date.now() > offeredAt + OVERLAP_MS + 200 || undefined, 'the clock to pass the overlap', 5000, 50);
+    const a = await client('admin', 1);
+    const snap = await ok<OpsSnapshot>(a, 'ops:join');
+    expect(snap.drivers.find((x) => x.driverId === d.id), 'offered in the snapshot').to.include({ offered: true });
+    await ok(d, 'offer:reject', { callId: call.id });
+    await a.next<OpsDelta>('ops:delta', (x) => x.drivers.some((y) => y.driverId === d.id && !y.offered), 15000);
+    await ok(r, 'call:cancel', { callId: call.id });
   });
 });

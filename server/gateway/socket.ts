@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { Server, type Socket } from 'socket.io';
 import {
   ACTIONS, DEFAULT_MESSAGE, PROTOCOL_VERSION, protocolProblem, rooms, type AnyAction, type ClientToServerEvents, type ErrorCode, type Response,
-  type ServerToClientEvents, type User,
+  type OpsSnapshot, type ServerToClientEvents, type User,
 } from '../../protocol/index.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
@@ -49,7 +49,8 @@ export interface SocketDeps {
 
 /** What a socket's own action does to that socket besides its answer: the operator feed's room. */
 export interface SocketEffects {
-  join(socket: IoSocket): void;
+  /** `snapshot` is the ops:join's answer. */
+  join(socket: IoSocket, snapshot: OpsSnapshot): void;
   leave(socket: IoSocket): void;
 }
 
@@ -159,7 +160,7 @@ function bindEvents(socket: IoSocket, d: SocketDeps, effects: SocketEffects | un
     // The payload is the one argument before the ack; an event with only the ack has none ({}).
     void d.runAction(user, action, args.length > 1 ? args[0] : undefined, 'socket').then((outcome) => {
       // Effects on this socket follow a success, before its answer: deltas come after the snapshot.
-      if (outcome.ok && action.name === 'ops.join') effects?.join(socket);
+      if (outcome.ok && action.name === 'ops.join') effects?.join(socket, outcome.data as OpsSnapshot);
       if (outcome.ok && action.name === 'ops.leave') effects?.leave(socket);
       reply(outcome.ok ? { ok: true, data: outcome.data } : { ok: false, error: outcome.error });
     });

@@ -70,8 +70,12 @@ export interface FeedDeps {
 }
 
 export interface OpsFeed {
-  /** A socket that joined (`ops:join` answered): it joins the local room and gets the deltas. */
-  join(socket: { join(room: string): unknown }): void;
+  /**
+   * A socket that joined (`ops:join` answered with `snapshot`): it joins the local room and gets the
+   * deltas. The drivers the snapshot showed offered are read again until their offer is over: it
+   * may end before this feed first reads, in a step that does not move their score.
+   */
+  join(socket: { join(room: string): unknown }, snapshot?: OpsSnapshot): void;
   leave(socket: { leave(room: string): unknown }): void;
   stop(): Promise<void>;
 }
@@ -191,11 +195,15 @@ export function createOpsFeed(d: FeedDeps): OpsFeed {
   };
 
   return {
-    join(socket) {
+    join(socket, snapshot) {
       void socket.join(rooms.ops);
-      if (timer || starting || stopped) return;
+      // Seeded after start() began: its first, synchronous steps clear the sets.
+      const seed = () => snapshot?.drivers.forEach((x) => x.offered && offered.add(x.driverId));
+      if (timer || starting || stopped) return seed();
       starting = true;
-      start()
+      const started = start();
+      seed();
+      started
         .catch((err: unknown) => d.log.warn({ err }, 'ops feed: start failed'))
         .finally(() => {
           starting = false;
