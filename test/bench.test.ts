@@ -157,7 +157,8 @@ describe('bench harness', () => {
   });
 
   describe('a tiny run of the whole bench', function () {
-    this.timeout(180_000);
+    // About 2.5 minutes on the shared 2-core machine; the operator feed's run adds about half a minute.
+    this.timeout(240_000);
     let result: BenchResult;
     const logs: string[] = [];
 
@@ -284,6 +285,8 @@ describe('bench harness', () => {
     it('measured the operator feed closed and open, the admins receiving deltas', () => {
       const o = result.opsFeed;
       expect(o?.online).to.equal(result.plan.opsFeed.drivers);
+      // Tiny runs never fall back to fewer drivers (whether the shared machine sustained the step is not asserted).
+      expect(o?.tried.map((t) => t.drivers)).to.deep.equal([result.plan.opsFeed.drivers]);
       expect(o?.segments.map((s) => s.phase)).to.deep.equal(['A', 'B']);
       for (const s of o?.segments ?? []) {
         expect(s.step.load.report.invariants.doubleAssignments).to.equal(0);

@@ -16,7 +16,7 @@ import { sleep } from './procs.js';
 import type { PrivateRedis } from './redis.js';
 import { loadStep, type BenchCtx, type StepResult } from './scenarios.js';
 import { BENCH_SECRET } from './stack.js';
-import type { TaskHandle } from './workers.js';
+import type { LoadWorker, TaskHandle } from './workers.js';
 
 export type OpsPhase = 'A' | 'B';
 
@@ -77,6 +77,10 @@ export interface OpsFeedResult {
   /** Drivers asked, and what the open-file limit let it have. */
   requested: number;
   capped: string | null;
+  /** The drivers of the run measured below (fewer than asked when a larger number did not hold). */
+  drivers: number;
+  /** Every number of drivers tried, in order: whether it held (all online, the first step sustained), else why not. */
+  tried: { drivers: number; online: number; held: boolean; why: string[] }[];
   fleets: { online: number; connectFailures: number; connectS: number; doubleTrips: number; errors: Record<string, number> }[];
   online: number;
   connectS: number;
@@ -188,76 +192,111 @@ export async function opsFeed(ctx: BenchCtx): Promise<OpsFeedResult> {
   const stack = await ctx.restartStack();
   const feedMs = Number(stack.env.OPS_FEED_MS ?? 500);
   const snapshotMax = Number(stack.env.OPS_SNAPSHOT_MAX ?? 5000);
-  const parts = shares(drivers, ctx.fdLimit);
-  ctx.log(`ops-feed: ${drivers} drivers over ${stack.urls.length} gateways (${parts.length} load processes), a position every ${p.locationEveryMs / 1000} s`);
-  const t0 = performance.now();
-  const fleets = parts.map((count, i) => ctx.worker(i + 1).run('fleet', {
-    urls: stack.urls, secret: BENCH_SECRET, count, prefix: `of${i}`, spreadM: 10_000, locationEveryMs: p.locationEveryMs, connectConcurrency: 200,
-  }));
-  const segments: OpsSegment[] = [];
-  let fleetResults: FleetResult[] = [];
-  let connectS = 0;
-  let online = 0;
-  try {
-    const ready = (await Promise.all(fleets.map((h) => h.event('ready')))) as { online: number }[];
-    connectS = r1((performance.now() - t0) / 1000);
-    online = ready.reduce((x, r) => x + r.online, 0);
-    ctx.log(`  → ${online} drivers online in ${connectS} s; warming up ${p.warmupS} s`);
-    await sleep(p.warmupS * 1000);
-    const adminWorker = ctx.worker(parts.length + 1);
-    const adminUrls = Array.from({ length: Math.max(1, p.admins) }, (_, i) => stack.urls[i % stack.urls.length] as string);
-    for (let round = 0; round < p.rounds; round++) {
-      const order: OpsPhase[] = round % 2 === 0 ? ['A', 'B'] : ['B', 'A'];
-      for (const phase of order) {
-        let admin: TaskHandle<OpsAdminStats[]> | undefined;
-        if (phase === 'B') {
-          admin = adminWorker.run('opsAdmin', { urls: adminUrls, secret: BENCH_SECRET, prefix: `ops${round}` });
-          await admin.event('joined');
-          // Every process reads P:ops:watched at most once a second: the feed and the taps are on before the calls.
-          await sleep(Math.max(1500, 2 * feedMs));
-        }
-        ctx.log(`ops-feed: round ${round + 1}/${p.rounds}, console ${phase === 'B' ? `open (${adminUrls.length} admin${adminUrls.length > 1 ? 's' : ''})` : 'closed'}, ${p.rate} calls/s for ${p.phaseS} s`);
-        let cpu0: number | null = null;
-        let cpu1: number | null = null;
-        let t1 = 0;
-        let t2 = 0;
-        let step: StepResult;
-        try {
-          step = await loadStep(ctx, p.rate, p.phaseS, p.drainMs, {
-            whileRunning: async () => {
-              t1 = performance.now();
-              cpu0 = await redisCpuSeconds(ctx.redis);
-            },
-            onDraining: async () => {
-              t2 = performance.now();
-              cpu1 = await redisCpuSeconds(ctx.redis);
-            },
-          });
-        } finally {
-          admin?.stop();
-        }
-        const admins = admin ? await admin.result : null;
-        const c0: number | null = cpu0;
-        const c1: number | null = cpu1;
-        const redisInfoPct = c0 !== null && c1 !== null && t2 > t1 ? r1((100 * (c1 - c0)) / ((t2 - t1) / 1000)) : null;
-        segments.push({ phase, round, step, redisInfoPct, admins });
-        const lat = step.load.report.latencyMs.requestToDispatched;
-        const gw = Object.entries(step.cpu?.byRole ?? {}).filter(([r]) => r.startsWith('gateway')).map(([r, v]) => `${r} ${v}`).join(', ');
-        ctx.log(`  → ${step.load.report.calls.dispatched}/${step.load.report.calls.requested} dispatched, p50/p99 ${lat.p50 ?? '-'}/${lat.p99 ?? '-'} ms, CPU ${gw}` +
-          `${admins ? `; deltas ${admins.map((a) => `${a.deltas} (${Math.round(a.bytes / Math.max(a.seconds, 1e-9) / 1024)} KiB/s)`).join(', ')}` : ''}`);
-        // The feed stops on its next tick, P:ops:watched expires (3 × OPS_FEED_MS), the taps see it within a second.
-        await sleep(Math.max(3000, 3 * feedMs + 1500));
+  const adminUrls = Array.from({ length: Math.max(1, p.admins) }, (_, i) => stack.urls[i % stack.urls.length] as string);
+
+  /** One go at `n` drivers; `mayGiveUp`: stop at the first sign that the machine does not hold them. */
+  const runAt = async (n: number, mayGiveUp: boolean) => {
+    const parts = shares(n, ctx.fdLimit);
+    ctx.log(`ops-feed: ${n} drivers over ${stack.urls.length} gateways (${parts.length} load processes), a position every ${p.locationEveryMs / 1000} s`);
+    const t0 = performance.now();
+    const fleets = parts.map((count, i) => ctx.worker(i + 1).run('fleet', {
+      urls: stack.urls, secret: BENCH_SECRET, count, prefix: `of${n}x${i}`, spreadM: 10_000, locationEveryMs: p.locationEveryMs, connectConcurrency: 200,
+    }));
+    const segments: OpsSegment[] = [];
+    let connectS = 0;
+    let online = 0;
+    let why: string[] = [];
+    try {
+      const ready = (await Promise.all(fleets.map((h) => h.event('ready')))) as { online: number }[];
+      connectS = r1((performance.now() - t0) / 1000);
+      online = ready.reduce((x, r) => x + r.online, 0);
+      ctx.log(`  → ${online} drivers online in ${connectS} s; warming up ${p.warmupS} s`);
+      if (online < n * 0.99) {
+        why = [`only ${online} of ${n} drivers came online`];
+        if (mayGiveUp) return { n, segments, connectS, online, why, held: false, fleets: [] };
       }
+      await sleep(p.warmupS * 1000);
+      const adminWorker = ctx.worker(parts.length + 1);
+      for (let round = 0; round < p.rounds; round++) {
+        const order: OpsPhase[] = round % 2 === 0 ? ['A', 'B'] : ['B', 'A'];
+        for (const phase of order) {
+          segments.push(await segment(phase, round, adminWorker));
+          const first = segments[0] as OpsSegment;
+          if (segments.length === 1 && !first.step.sustained) {
+            why = [...why, ...first.step.why];
+            if (mayGiveUp) return { n, segments, connectS, online, why, held: false, fleets: [] };
+          }
+          // The feed stops on its next tick, P:ops:watched expires (3 × OPS_FEED_MS), the taps see it within a second.
+          if (segments.length < 2 * p.rounds) await sleep(Math.max(3000, 3 * feedMs + 1500));
+        }
+      }
+      return { n, segments, connectS, online, why, held: why.length === 0, fleets: [] };
+    } finally {
+      for (const h of fleets) h.stop();
+      // (the fleets' results are read by the caller through `done`)
+      done = (await Promise.allSettled(fleets.map((h) => h.result))).flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     }
-  } finally {
-    for (const h of fleets) h.stop();
-    fleetResults = (await Promise.allSettled(fleets.map((h) => h.result))).flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  };
+  let done: FleetResult[] = [];
+
+  const segment = async (phase: OpsPhase, round: number, adminWorker: LoadWorker): Promise<OpsSegment> => {
+    let admin: TaskHandle<OpsAdminStats[]> | undefined;
+    if (phase === 'B') {
+      admin = adminWorker.run('opsAdmin', { urls: adminUrls, secret: BENCH_SECRET, prefix: `ops${round}` });
+      await admin.event('joined');
+      // Every process reads P:ops:watched at most once a second: the feed and the taps are on before the calls.
+      await sleep(Math.max(1500, 2 * feedMs));
+    }
+    ctx.log(`ops-feed: round ${round + 1}/${p.rounds}, console ${phase === 'B' ? `open (${adminUrls.length} admin${adminUrls.length > 1 ? 's' : ''})` : 'closed'}, ${p.rate} calls/s for ${p.phaseS} s`);
+    let cpu0: number | null = null;
+    let cpu1: number | null = null;
+    let t1 = 0;
+    let t2 = 0;
+    let step: StepResult;
+    try {
+      step = await loadStep(ctx, p.rate, p.phaseS, p.drainMs, {
+        whileRunning: async () => {
+          t1 = performance.now();
+          cpu0 = await redisCpuSeconds(ctx.redis);
+        },
+        onDraining: async () => {
+          t2 = performance.now();
+          cpu1 = await redisCpuSeconds(ctx.redis);
+        },
+      });
+    } finally {
+      admin?.stop();
+    }
+    const admins = admin ? await admin.result : null;
+    const c0: number | null = cpu0;
+    const c1: number | null = cpu1;
+    const redisInfoPct = c0 !== null && c1 !== null && t2 > t1 ? r1((100 * (c1 - c0)) / ((t2 - t1) / 1000)) : null;
+    const lat = step.load.report.latencyMs.requestToDispatched;
+    const gw = Object.entries(step.cpu?.byRole ?? {}).filter(([r]) => r.startsWith('gateway')).map(([r, v]) => `${r} ${v}`).join(', ');
+    ctx.log(`  → ${step.load.report.calls.dispatched}/${step.load.report.calls.requested} dispatched, p50/p99 ${lat.p50 ?? '-'}/${lat.p99 ?? '-'} ms, CPU ${gw}` +
+      `${admins ? `; deltas ${admins.map((a) => `${a.deltas} (${Math.round(a.bytes / Math.max(a.seconds, 1e-9) / 1024)} KiB/s)`).join(', ')}` : ''}` +
+      `${step.sustained ? '' : `; not sustained: ${step.why.join('; ')}`}`);
+    return { phase, round, step, redisInfoPct, admins };
+  };
+
+  // The drivers asked for, then (when that does not hold and the plan allows) half as many, and so on.
+  const tried: OpsFeedResult['tried'] = [];
+  let run = await runAt(drivers, p.fallbacks > 0);
+  tried.push({ drivers: run.n, online: run.online, held: run.held, why: run.why });
+  for (let k = 1; !run.held && k <= p.fallbacks; k++) {
+    const next = Math.max(1, Math.floor(run.n / 2));
+    ctx.log(`  → ${run.n} drivers did not hold (${run.why.join('; ')}); again with ${next}`);
+    await sleep(5000);
+    run = await runAt(next, k < p.fallbacks);
+    tried.push({ drivers: run.n, online: run.online, held: run.held, why: run.why });
   }
+  const { segments, connectS, online } = run;
+  const fleetResults = done;
   await ctx.stopStack();
   const a = summarise('A', segments, p.phaseS);
   const b = summarise('B', segments, p.phaseS);
   return {
-    plan: p, requested: p.drivers, capped,
+    plan: p, requested: p.drivers, capped, drivers: run.n, tried,
     fleets: fleetResults.map((f) => ({ online: f.online, connectFailures: f.connectFailures, connectS: f.connectS, doubleTrips: f.doubleTrips, errors: f.errors })),
     online, connectS, feedMs, snapshotMax, segments, a, b,
     change: {

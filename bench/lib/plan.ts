@@ -60,6 +60,11 @@ export interface OpsFeedPlan {
   drainMs: number;
   warmupS: number;
   admins: number;
+  /**
+   * When `drivers` do not hold (not all online, or the first step, console closed, not sustained):
+   * up to this many more goes at half as many each time, the last one measured whatever it shows.
+   */
+  fallbacks: number;
 }
 
 /** The feed's target: gateway CPU and calls/s within this many % of the console closed. */
@@ -68,11 +73,11 @@ export const OPS_FEED_MAX_CHANGE_PCT = 10;
 function opsFeedPlan(mode: Mode): OpsFeedPlan {
   switch (mode) {
     case 'full':
-      return { drivers: 20_000, locationEveryMs: 5000, rate: 200, phaseS: 30, rounds: 2, drainMs: 10_000, warmupS: 10, admins: 1 };
+      return { drivers: 20_000, locationEveryMs: 5000, rate: 200, phaseS: 30, rounds: 2, drainMs: 10_000, warmupS: 10, admins: 1, fallbacks: 2 };
     case 'quick':
-      return { drivers: 2000, locationEveryMs: 5000, rate: 100, phaseS: 5, rounds: 1, drainMs: 3000, warmupS: 3, admins: 1 };
+      return { drivers: 2000, locationEveryMs: 5000, rate: 100, phaseS: 5, rounds: 1, drainMs: 3000, warmupS: 3, admins: 1, fallbacks: 0 };
     case 'tiny':
-      return { drivers: 100, locationEveryMs: 1000, rate: 10, phaseS: 1.5, rounds: 1, drainMs: 3000, warmupS: 1, admins: 2 };
+      return { drivers: 100, locationEveryMs: 1000, rate: 10, phaseS: 1.5, rounds: 1, drainMs: 3000, warmupS: 1, admins: 2, fallbacks: 0 };
   }
 }
 

@@ -64,14 +64,24 @@ function sectionBody(o: OpsFeedResult): string[] {
   L.push(`**Setup.** A fresh stack (2 gateways, 1 dispatcher, the defaults: \`OPS_FEED_MS\`=${o.feedMs}, \`OPS_SNAPSHOT_MAX\`=${n(o.snapshotMax)}). ` +
     `${n(o.requested)} drivers asked${o.capped ? ` (**capped**: ${o.capped})` : ''}; ${n(o.online)} online over both gateways in ${o.connectS} s ` +
     `(driver fleets in ${o.fleets.length} load process${o.fleets.length > 1 ? 'es' : ''}, each driver reporting its position every ${p.locationEveryMs / 1000} s ±25 %, 10 km around the centre, accepting offers), ` +
-    `then ${p.warmupS} s of warm-up. Then ${p.rounds} round${p.rounds > 1 ? 's' : ''} of two load steps, console closed (**A**) and open (**B**), in the order A B, B A, … ` +
-    `Each step: \`runLoad\` (the throughput scenario's load step: ${p.rate} calls/s offered, open loop, for ${p.phaseS} s; drain ≤ ${p.drainMs / 1000} s; its own riders and drivers, trips of 300 ms). ` +
+    `then ${p.warmupS} s of warm-up. Then ${p.rounds} round${p.rounds > 1 ? 's' : ''} of two load steps, console closed (**A**) and open (**B**), in the order ${Array.from({ length: p.rounds }, (_, i) => (i % 2 === 0 ? 'A B' : 'B A')).join(', ')}. ` +
+    `Each step: \`runLoad\` (the throughput scenario's load step: ${p.rate} calls/s offered for ${p.phaseS} s by a pool of riders, one call at a time each, so a slow stack lowers the rate achieved; drain ≤ ${p.drainMs / 1000} s; its own riders and drivers, trips of 300 ms). ` +
     `In B, ${adminGws.length} admin socket${adminGws.length > 1 ? 's' : ''} (on ${adminGws.join(', ')}, in a load process of ${adminGws.length > 1 ? 'their' : 'its'} own) sent \`ops:join\` before the step and consumed every \`ops:delta\` until it ended. ` +
     'CPU: % of one core per process over the calls (from `running` to `draining`), user + system from `/proc/<pid>/stat`; Redis also from its own `INFO cpu`; "load" is every load process (fleets, riders, admins). ' +
     'Calls/s: calls dispatched per second of calling; latency: each step\'s p50 / p99 request → dispatched, averaged over the steps of the phase. ' +
     `Bytes: the text frames the admin's engine received (Socket.IO framing included), per admin and second joined. The feed tracks at most \`OPS_SNAPSHOT_MAX\` (${n(o.snapshotMax)}) drivers: ` +
     `with ${n(o.online)} online, ${o.online > o.snapshotMax ? 'the deltas carry at most that many of them — the console\'s view is cut, and so is its cost' : 'it tracks every one'}.`);
   L.push('');
+  if (o.tried.length > 1) {
+    const last = o.tried[o.tried.length - 1];
+    L.push(`**${n(o.requested)} drivers did not hold on this machine.** Tried, in order: ${o.tried.map((t) => `${n(t.drivers)} drivers (${n(t.online)} online): ` +
+      `${t.held ? 'held' : `did not hold — ${t.why.join('; ')}`}`).join('; ')}. ` +
+      (last?.held ? `The figures below are at ${n(last.drivers)} drivers, the largest tried that held.` : `None held; the figures below are of the last (${n(last?.drivers ?? 0)} drivers) as they came.`), '');
+  }
+  if (o.a.machineBusy >= 95) {
+    L.push(`**The machine was ${o.a.machineBusy} % busy with the console closed:** both cores were taken, so what the feed costs shows as much in the latency as in the CPU ` +
+      '(a process cannot take CPU that is not there); read the CPU change together with the p99 and the machine column.', '');
+  }
   const heldA = o.a.sustained;
   if (!heldA) {
     L.push(`**The machine did not hold the load with the console closed** (${o.a.why.join('; ')}): ${n(o.online)} drivers and ${p.rate} calls/s is more than this machine sustains in this run, ` +
