@@ -14,6 +14,7 @@ export const USAGE = `usage: npm run bench [-- options]
   --rounds R         ops-feed: pairs of steps, console closed / open, alternating (default 2)
   --rate R           ops-feed: calls/s offered in every step (default 200)
   --admins N         ops-feed: admin consoles joined in the open phase, one per gateway in turn (default 1)
+  --fallbacks N      ops-feed: when the drivers do not hold, this many more goes at half as many (default 2; 0: none)
                      (e.g. --only ops-feed --drivers 2000 --seconds 10 --rounds 1 --no-write)
   --profile          CPU-profile the product (default: in full runs, when a target is missed)
   --no-profile       never profile
@@ -60,6 +61,10 @@ export function parseArgs(argv: string[]): CliOptions {
       if (!Number.isFinite(v) || v <= 0 || (whole && !Number.isInteger(v))) throw new Error(`${a}: a positive ${whole ? 'whole ' : ''}number, not ${argv[i] ?? ''}`);
       const key = ({ '--drivers': 'drivers', '--seconds': 'phaseS', '--rounds': 'rounds', '--rate': 'rate', '--admins': 'admins' } as const)[a];
       o.opsFeed[key] = v;
+    } else if (a === '--fallbacks') {
+      const v = Number(value());
+      if (!Number.isInteger(v) || v < 0) throw new Error(`--fallbacks: a whole number ≥ 0, not ${argv[i] ?? ''}`);
+      o.opsFeed.fallbacks = v;
     } else if (a === '--profile') o.profile = true;
     else if (a === '--no-profile') o.profile = false;
     else if (a === '--out') o.out = value();

@@ -14,7 +14,7 @@ import type { OpsAdminStats } from '../tasks/ops-admin.js';
 import type { OpsFeedPlan } from './plan.js';
 import { sleep } from './procs.js';
 import type { PrivateRedis } from './redis.js';
-import { loadStep, type BenchCtx, type StepResult } from './scenarios.js';
+import { loadStep, recovered, type BenchCtx, type StepResult } from './scenarios.js';
 import { BENCH_SECRET } from './stack.js';
 import type { LoadWorker, TaskHandle } from './workers.js';
 
@@ -213,7 +213,7 @@ export async function opsFeed(ctx: BenchCtx): Promise<OpsFeedResult> {
       ctx.log(`  → ${online} drivers online in ${connectS} s; warming up ${p.warmupS} s`);
       if (online < n * 0.99) {
         why = [`only ${online} of ${n} drivers came online`];
-        if (mayGiveUp) return { n, segments, connectS, online, why, held: false, fleets: [] };
+        if (mayGiveUp) return { n, segments, connectS, online, why, held: false };
       }
       await sleep(p.warmupS * 1000);
       const adminWorker = ctx.worker(parts.length + 1);
@@ -224,13 +224,13 @@ export async function opsFeed(ctx: BenchCtx): Promise<OpsFeedResult> {
           const first = segments[0] as OpsSegment;
           if (segments.length === 1 && !first.step.sustained) {
             why = [...why, ...first.step.why];
-            if (mayGiveUp) return { n, segments, connectS, online, why, held: false, fleets: [] };
+            if (mayGiveUp) return { n, segments, connectS, online, why, held: false };
           }
           // The feed stops on its next tick, P:ops:watched expires (3 × OPS_FEED_MS), the taps see it within a second.
           if (segments.length < 2 * p.rounds) await sleep(Math.max(3000, 3 * feedMs + 1500));
         }
       }
-      return { n, segments, connectS, online, why, held: why.length === 0, fleets: [] };
+      return { n, segments, connectS, online, why, held: why.length === 0 };
     } finally {
       for (const h of fleets) h.stop();
       // (the fleets' results are read by the caller through `done`)
@@ -286,7 +286,8 @@ export async function opsFeed(ctx: BenchCtx): Promise<OpsFeedResult> {
   for (let k = 1; !run.held && k <= p.fallbacks; k++) {
     const next = Math.max(1, Math.floor(run.n / 2));
     ctx.log(`  → ${run.n} drivers did not hold (${run.why.join('; ')}); again with ${next}`);
-    await sleep(5000);
+    // Thousands of drivers signing off keep the gateways busy a few seconds: the next go starts once they answer promptly.
+    await recovered(stack.urls, 60);
     run = await runAt(next, k < p.fallbacks);
     tried.push({ drivers: run.n, online: run.online, held: run.held, why: run.why });
   }
