@@ -172,6 +172,11 @@ export function summarise(phase: OpsPhase, segs: OpsSegment[], phaseS: number): 
   };
 }
 
+/** What says the stack did not hold a step (beyond being slow): calls failed, unfulfilled, lost, assigned twice. */
+export function brokenCalls(step: StepResult): string[] {
+  return step.why.filter((w) => !w.startsWith('only ') && !w.startsWith('p99 '));
+}
+
 /** How the drivers are spread over load processes (`ulimit -n` is per process). */
 function shares(n: number, fdLimit: number): number[] {
   const perWorker = Math.max(1, Math.min(fdLimit - 1000, 10_000));
@@ -221,9 +226,12 @@ export async function opsFeed(ctx: BenchCtx): Promise<OpsFeedResult> {
         const order: OpsPhase[] = round % 2 === 0 ? ['A', 'B'] : ['B', 'A'];
         for (const phase of order) {
           segments.push(await segment(phase, round, adminWorker));
+          // Slow (the rate not reached, p99 over 2 s) is the machine at its capacity, measured as such;
+          // calls failing, lost or unfulfilled with the console closed is the drivers not held.
           const first = segments[0] as OpsSegment;
-          if (segments.length === 1 && !first.step.sustained) {
-            why = [...why, ...first.step.why];
+          const broken = brokenCalls(first.step);
+          if (segments.length === 1 && broken.length) {
+            why = [...why, ...broken];
             if (mayGiveUp) return { n, segments, connectS, online, why, held: false };
           }
           // The feed stops on its next tick, P:ops:watched expires (3 × OPS_FEED_MS), the taps see it within a second.

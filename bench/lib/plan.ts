@@ -61,7 +61,8 @@ export interface OpsFeedPlan {
   warmupS: number;
   admins: number;
   /**
-   * When `drivers` do not hold (not all online, or the first step, console closed, not sustained):
+   * When `drivers` do not hold (not all online, or calls failing or lost in the first step, console
+   * closed; a step merely slow is the machine at its capacity, and measured):
    * up to this many more goes at half as many each time, the last one measured whatever it shows.
    */
   fallbacks: number;
