@@ -12,6 +12,7 @@ import { parseArgs, USAGE, type CliOptions } from './lib/cli.js';
 import { killAllChildren, onInterrupt } from './lib/procs.js';
 import { dropCreatedDatabases } from './lib/postgres.js';
 import { markdown, mergeMarkdown, textTable } from './lib/report.js';
+import { mergeOpsFeed, opsFeedMarkdown } from './lib/report-ops-feed.js';
 
 async function main(): Promise<void> {
   let cli: CliOptions;
@@ -35,7 +36,7 @@ async function main(): Promise<void> {
   });
   const t0 = performance.now();
   const log = (msg: string) => process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${msg}\n`);
-  const opts: BenchOptions = { mode: cli.mode, only: cli.only, matching: cli.matching, log, command, ...(cli.profile === undefined ? {} : { profile: cli.profile }) };
+  const opts: BenchOptions = { mode: cli.mode, only: cli.only, matching: cli.matching, opsFeed: cli.opsFeed, log, command, ...(cli.profile === undefined ? {} : { profile: cli.profile }) };
   const result = await runBench(opts);
   process.stdout.write(`\n${textTable(result)}\n\n`);
   for (const e of result.meta.errors) process.stdout.write(`scenario ${e.scenario} FAILED: ${e.message.split('\n')[0] ?? ''}\n`);
@@ -47,7 +48,13 @@ async function main(): Promise<void> {
     } catch {
       existing = null;
     }
-    writeFileSync(cli.out, mergeMarkdown(existing, markdown(result)));
+    // Each part of the file is written by the runs that measured it: `--only ops-feed` writes its
+    // own section only, and leaves the generated part (and every hand-written one) as it was.
+    const scenarios = result.meta.scenarios;
+    let text = existing;
+    if (scenarios.some((s) => s !== 'ops-feed')) text = mergeMarkdown(text, markdown(result));
+    if (scenarios.includes('ops-feed')) text = mergeOpsFeed(text, opsFeedMarkdown(result));
+    writeFileSync(cli.out, text ?? '');
     process.stdout.write(`written to ${cli.out} (${result.meta.elapsedS} s)\n`);
   }
   process.exitCode = result.meta.errors.length ? 1 : 0;

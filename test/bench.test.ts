@@ -18,6 +18,7 @@ import { createdDatabases, databaseUrl, redactUrl } from '../bench/lib/postgres.
 import { startedPids } from '../bench/lib/procs.js';
 import { packageOf, summariseFile } from '../bench/lib/profile.js';
 import { BEGIN, END, markdown, mergeMarkdown, rows, textTable } from '../bench/lib/report.js';
+import { mergeOpsFeed, OPS_BEGIN, OPS_END, opsFeedMarkdown } from '../bench/lib/report-ops-feed.js';
 import { judge } from '../bench/lib/scenarios.js';
 import type { LoadResult } from '../bench/tasks/load.js';
 import { hs256 } from '../bench/tasks/rest.js';
@@ -48,6 +49,11 @@ describe('bench harness', () => {
       expect(parseArgs(['--only', 'matching', '--matching', 'hotspot,burst']).matching).to.deep.equal(['hotspot', 'burst']);
       expect(() => parseArgs(['--matching', 'nope'])).to.throw(/unknown scenario/);
       expect(parseArgs(['--only', 'ledger', '--no-write']).only).to.deep.equal(['ledger']);
+      const ops = parseArgs(['--only', 'ops-feed', '--drivers', '2000', '--seconds', '7.5', '--rounds', '1', '--admins', '2']);
+      expect(ops.only).to.deep.equal(['ops-feed']);
+      expect(ops.opsFeed).to.deep.equal({ drivers: 2000, phaseS: 7.5, rounds: 1, admins: 2 });
+      expect(() => parseArgs(['--drivers', '1.5'])).to.throw(/whole/);
+      expect(() => parseArgs(['--seconds', '0'])).to.throw(/positive/);
     });
 
     it('keeps every mode bounded, quick smaller than full', () => {
@@ -136,10 +142,23 @@ describe('bench harness', () => {
       const merged = mergeMarkdown(`${BEGIN}\nold figures\n${END}\n${hand}`, `${BEGIN}\nnew figures\n${END}`);
       expect(merged).to.contain('new figures').and.to.contain('written by hand').and.not.to.contain('old figures');
     });
+
+    it('writes the ops-feed section alone, after the generated part, and replaces only it', () => {
+      const hand = '\n## Bottlenecks\n\nwritten by hand\n';
+      const file = `${BEGIN}\ngenerated\n${END}\n${hand}`;
+      const once = mergeOpsFeed(file, `${OPS_BEGIN}\nfeed one\n${OPS_END}`);
+      expect(once.indexOf('feed one')).to.be.above(once.indexOf(END)).and.below(once.indexOf('written by hand'));
+      const twice = mergeOpsFeed(once, `${OPS_BEGIN}\nfeed two\n${OPS_END}`);
+      expect(twice).to.contain('feed two').and.not.to.contain('feed one');
+      expect(twice.replace(/<!-- bench:ops-feed:begin[^]*bench:ops-feed:end -->\n\n/, '')).to.equal(file);
+      // The generated part rewritten later keeps the feed's section.
+      expect(mergeMarkdown(twice, `${BEGIN}\nnew\n${END}`)).to.contain('feed two').and.to.contain('new');
+    });
   });
 
   describe('a tiny run of the whole bench', function () {
-    this.timeout(180_000);
+    // 3-4 minutes on the shared 2-core machine while others run tests (the operator feed's run is about half a minute of it).
+    this.timeout(300_000);
     let result: BenchResult;
     const logs: string[] = [];
 
@@ -263,9 +282,36 @@ describe('bench harness', () => {
       for (const x of m?.replays ?? []) expect(x.none !== undefined || (x.optimal?.matched ?? -1) >= 0).to.equal(true);
     });
 
+    it('measured the operator feed closed and open, the admins receiving deltas', () => {
+      const o = result.opsFeed;
+      expect(o?.online).to.equal(result.plan.opsFeed.drivers);
+      // Tiny runs never fall back to fewer drivers (whether the shared machine sustained the step is not asserted).
+      expect(o?.tried.map((t) => t.drivers)).to.deep.equal([result.plan.opsFeed.drivers]);
+      expect(o?.segments.map((s) => s.phase)).to.deep.equal(['A', 'B']);
+      for (const s of o?.segments ?? []) {
+        expect(s.step.load.report.invariants.doubleAssignments).to.equal(0);
+        expect(s.step.load.report.calls.dispatched).to.be.above(0);
+        expect(s.step.cpu?.byRole).to.have.property('gateway-1');
+        expect(s.admins === null).to.equal(s.phase === 'A');
+      }
+      const admins = o?.segments.find((s) => s.phase === 'B')?.admins ?? [];
+      expect(admins.length).to.equal(result.plan.opsFeed.admins);
+      for (const a of admins) {
+        expect(a.deltas, a.url).to.be.above(0);
+        expect(a.bytes).to.be.above(0);
+        expect(a.drivers).to.be.above(0);
+        expect(a.snapshot.drivers).to.be.at.least(result.plan.opsFeed.drivers);
+      }
+      expect(o?.b.feed?.deltasPerS).to.be.above(0);
+      expect(o?.a.feed).to.equal(null);
+      const md = opsFeedMarkdown(result);
+      expect(md.startsWith(OPS_BEGIN)).to.equal(true);
+      expect(md).to.contain(OPS_END).and.to.contain(result.meta.machine.cpuModel).and.to.contain(result.meta.code.commit);
+    });
+
     it('prints and writes a table with a verdict for each target', () => {
       const table = textTable(result);
-      for (const s of ['1 throughput', '2 latency', '3 contention', '4 connections', '5 REST', 'ledger', '11 matching']) expect(table).to.contain(s);
+      for (const s of ['1 throughput', '2 latency', '3 contention', '4 connections', '5 REST', 'ledger', '11 matching', '13 ops feed']) expect(table).to.contain(s);
       const md = markdown(result);
       expect(md.startsWith(BEGIN)).to.equal(true);
       expect(md).to.contain(END).and.to.contain(result.meta.machine.redis).and.to.contain(result.meta.command);

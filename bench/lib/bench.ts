@@ -11,7 +11,8 @@ import { enableLagReports } from './lag.js';
 import { ledger, type LedgerResult } from './ledger.js';
 import { matching, type MatchingResult } from './matching.js';
 import type { MatchScenario } from './match-plan.js';
-import { makePlan, SCENARIOS, TARGETS, type Mode, type Plan, type Scenario } from './plan.js';
+import { opsFeed, type OpsFeedResult } from './ops-feed.js';
+import { makePlan, SCENARIOS, TARGETS, type Mode, type OpsFeedPlan, type Plan, type Scenario } from './plan.js';
 import { dropTempDir, keepTempDir, killAllChildren, measuredWindows, ROOT, trackTempDir } from './procs.js';
 import { startRawSio, type RawServer } from './raw.js';
 import { startRedis, type PrivateRedis } from './redis.js';
@@ -34,6 +35,8 @@ export interface BenchOptions {
   log?: (msg: string) => void;
   /** The command line, for the report. */
   command?: string;
+  /** Changes to the plan's operator-feed run (`--drivers`, `--seconds`, …). */
+  opsFeed?: Partial<OpsFeedPlan>;
 }
 
 /** Which product code ran: the commit, files changed on top of it, and a digest of server/ and protocol/. */
@@ -110,6 +113,8 @@ export interface BenchResult {
   /** The ledger on SQLite and on PostgreSQL: the writer alone, and the stack at 400 calls/s. */
   ledger?: LedgerResult;
   matching?: MatchingResult;
+  /** Issue 13: the operator feed's cost, console closed against open. */
+  opsFeed?: OpsFeedResult;
   profiles?: ProfileRun[];
 }
 
@@ -149,6 +154,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const log = o.log ?? (() => undefined);
   const plan = makePlan(o.mode);
   if (o.matching?.length) plan.matching.scenarios = o.matching;
+  if (o.opsFeed) plan.opsFeed = { ...plan.opsFeed, ...o.opsFeed };
   const only = new Set<Scenario>(o.only?.length ? o.only : SCENARIOS);
   const started = performance.now();
   const dropLagReports = enableLagReports();
@@ -273,6 +279,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     }
     result.ledger = await attempt('ledger', () => ledger(ctx));
     result.matching = await attempt('matching', () => matching(ctx));
+    result.opsFeed = await attempt('ops-feed', () => opsFeed(ctx));
     await ctx.stopStack();
 
     const wantProfile = o.profile ?? (o.mode === 'full' && targetsMissed(result));

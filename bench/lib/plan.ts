@@ -2,7 +2,7 @@
 import { matchPlan, type MatchPlan } from './match-plan.js';
 
 export type Mode = 'full' | 'quick' | 'tiny';
-export const SCENARIOS = ['capacity', 'throughput', 'latency', 'contention', 'connections', 'rest', 'micro', 'ledger', 'matching', 'profile'] as const;
+export const SCENARIOS = ['capacity', 'throughput', 'latency', 'contention', 'connections', 'rest', 'micro', 'ledger', 'matching', 'ops-feed', 'profile'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface Plan {
@@ -41,6 +41,45 @@ export interface Plan {
   profile: { durationS: number };
   /** Issue 11: greedy against batched matching (bench/lib/match-plan.ts). */
   matching: MatchPlan;
+  /** Issue 13: the operator feed's cost (bench/lib/ops-feed.ts). */
+  opsFeed: OpsFeedPlan;
+}
+
+/**
+ * The operator feed's cost: `drivers` online (a position every `locationEveryMs`, ±25 %), then
+ * `rounds` pairs of load steps at `rate` calls/s of `phaseS` each, console closed (A) and open (B),
+ * in the order A B, B A, A B, … (drift over the run weighs on both); `admins` consoles in B, one per
+ * gateway from the first; `warmupS` with every driver up before the first step.
+ */
+export interface OpsFeedPlan {
+  drivers: number;
+  locationEveryMs: number;
+  rate: number;
+  phaseS: number;
+  rounds: number;
+  drainMs: number;
+  warmupS: number;
+  admins: number;
+  /**
+   * When `drivers` do not hold (not all online, or calls failing or lost in the first step, console
+   * closed; a step merely slow is the machine at its capacity, and measured):
+   * up to this many more goes at half as many each time, the last one measured whatever it shows.
+   */
+  fallbacks: number;
+}
+
+/** The feed's target: gateway CPU and calls/s within this many % of the console closed. */
+export const OPS_FEED_MAX_CHANGE_PCT = 10;
+
+function opsFeedPlan(mode: Mode): OpsFeedPlan {
+  switch (mode) {
+    case 'full':
+      return { drivers: 20_000, locationEveryMs: 5000, rate: 200, phaseS: 30, rounds: 2, drainMs: 10_000, warmupS: 10, admins: 1, fallbacks: 2 };
+    case 'quick':
+      return { drivers: 2000, locationEveryMs: 5000, rate: 100, phaseS: 5, rounds: 1, drainMs: 3000, warmupS: 3, admins: 1, fallbacks: 0 };
+    case 'tiny':
+      return { drivers: 100, locationEveryMs: 1000, rate: 10, phaseS: 1.5, rounds: 1, drainMs: 3000, warmupS: 1, admins: 2, fallbacks: 0 };
+  }
 }
 
 export function makePlan(mode: Mode): Plan {
@@ -58,6 +97,7 @@ export function makePlan(mode: Mode): Plan {
         ledger: { entries: 60_000, batch: 500, rate: 400, durationS: 25, drainMs: 10_000, sampleMs: 250, emptyWaitS: 30 },
         profile: { durationS: 10 },
         matching: matchPlan(mode),
+        opsFeed: opsFeedPlan(mode),
       };
     case 'quick':
       return {
@@ -72,6 +112,7 @@ export function makePlan(mode: Mode): Plan {
         ledger: { entries: 12_000, batch: 500, rate: 400, durationS: 5, drainMs: 3000, sampleMs: 250, emptyWaitS: 15 },
         profile: { durationS: 4 },
         matching: matchPlan(mode),
+        opsFeed: opsFeedPlan(mode),
       };
     case 'tiny':
       return {
@@ -86,6 +127,7 @@ export function makePlan(mode: Mode): Plan {
         ledger: { entries: 1200, batch: 500, rate: 20, durationS: 1, drainMs: 3000, sampleMs: 250, emptyWaitS: 10 },
         profile: { durationS: 1 },
         matching: matchPlan(mode),
+        opsFeed: opsFeedPlan(mode),
       };
   }
 }

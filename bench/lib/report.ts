@@ -6,6 +6,7 @@ import type { CpuShare } from './procs.js';
 import type { ProfileSummary } from './profile.js';
 import { ledgerMarkdown, ledgerRows } from './report-ledger.js';
 import { matchingMarkdown, matchingRows } from './report-matching.js';
+import { opsFeedRows } from './report-ops-feed.js';
 import type { StepResult } from './scenarios.js';
 
 export interface Row {
@@ -172,7 +173,8 @@ export function rows(r: BenchResult): Row[] {
 
 /** Fixed-width text table for the terminal. */
 export function textTable(r: BenchResult): string {
-  const rs = rows(r);
+  // The operator feed's rows are in its own section of BENCHMARKS.md, not in the generated table.
+  const rs = [...rows(r), ...(r.opsFeed ? opsFeedRows(r.opsFeed) : [])];
   const head: Row = { scenario: 'scenario', figure: 'figure', product: 'product', raw: 'raw', ratio: 'prod/raw', target: 'target', verdict: '—' };
   const cols: (keyof Row)[] = ['scenario', 'figure', 'product', 'raw', 'ratio', 'target', 'verdict'];
   const width = (c: keyof Row) => Math.max(...[head, ...rs].map((x) => (c === 'verdict' && x === head ? 7 : String(x[c]).length)));
