@@ -124,7 +124,7 @@ const schema = z.object({
   /** The operator feed: a gateway with joined admins sends an ops:delta at most this often. */
   OPS_FEED_MS: int(500, 50).pipe(z.number().max(60000)),
   /** Most online drivers and most open calls in an operator snapshot (and drivers a feed tracks). */
-  OPS_SNAPSHOT_MAX: int(5000, 1).pipe(z.number().max(100000)),
+  OPS_SNAPSHOT_MAX: int(20000, 1).pipe(z.number().max(100000)),
   /** When set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>`. */
   METRICS_TOKEN: z.string().min(8).optional(),
 });

@@ -196,7 +196,7 @@ export async function opsFeed(ctx: BenchCtx): Promise<OpsFeedResult> {
   // A stack of its own: what other scenarios leave (drivers in their grace period, queued jobs) is not the feed's.
   const stack = await ctx.restartStack();
   const feedMs = Number(stack.env.OPS_FEED_MS ?? 500);
-  const snapshotMax = Number(stack.env.OPS_SNAPSHOT_MAX ?? 5000);
+  const snapshotMax = Number(stack.env.OPS_SNAPSHOT_MAX ?? 20000);
   const adminUrls = Array.from({ length: Math.max(1, p.admins) }, (_, i) => stack.urls[i % stack.urls.length] as string);
 
   /** One go at `n` drivers; `mayGiveUp`: stop at the first sign that the machine does not hold them. */

@@ -148,7 +148,8 @@ export function createOpsFeed(d: FeedDeps): OpsFeed {
       if (members() === 0) return halt();
       const now = Date.now();
       await d.redis.set(d.keys.opsWatched, '1', 'PX', 3 * d.feedMs);
-      const changed = await d.commands.driversChangedSince({ sinceMs: lastMs, max: d.max });
+      // A driver whose score is the one last sent is not read again (the overlap re-reads only ids and scores).
+      const changed = await d.commands.driversChangedSince({ sinceMs: lastMs, max: d.max, skip: (id, at) => known.get(id) === at && !offered.has(id) });
       // The next read starts OVERLAP_MS back: a step of a host whose clock is a little behind is not missed.
       lastMs = now - OVERLAP_MS;
       const seen = new Set(changed.map((c) => c.driverId));

@@ -839,9 +839,15 @@ export function makeCommands(redis: Redis, keys: Keys, match: MatchSettings) {
      * Online drivers updated after `sinceMs` (their score in the online drivers index), the oldest
      * first, at most `max`: one ZRANGEBYSCORE, then one pipelined read of their hashes (the feed).
      */
-    async driversChangedSince(i: { sinceMs: number; max: number }): Promise<OnlineDriver[]> {
+    async driversChangedSince(i: { sinceMs: number; max: number; skip?: (driverId: string, changedAt: number) => boolean }): Promise<OnlineDriver[]> {
       if (i.max <= 0) return [];
-      return readDrivers(await redis.zrangebyscore(keys.onlineDrivers, `(${i.sinceMs}`, '+inf', 'WITHSCORES', 'LIMIT', 0, i.max));
+      const flat = await redis.zrangebyscore(keys.onlineDrivers, `(${i.sinceMs}`, '+inf', 'WITHSCORES', 'LIMIT', 0, i.max);
+      const skip = i.skip;
+      if (!skip) return readDrivers(flat);
+      // The ids and scores are cheap; only the drivers not skipped have their hashes read.
+      const kept: string[] = [];
+      for (let j = 0; j + 1 < flat.length; j += 2) if (!skip(flat[j]!, Number(flat[j + 1]))) kept.push(flat[j]!, flat[j + 1]!);
+      return readDrivers(kept);
     },
 
     /** These drivers as the online drivers index holds them (one ZMSCORE, then their hashes): those not in it are left out. */
