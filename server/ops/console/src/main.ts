@@ -60,7 +60,7 @@ function useLever(): [Outcome, boolean, (run: () => Promise<string>) => void] {
   return [outcome, busy, pull];
 }
 
-function DriverCard({ d, api, now, config, onClose, selectCall }: { d: OpsDriver; api: Api; now: number; config: ConsoleConfig; onClose: () => void; selectCall: (id: string) => void }) {
+function DriverCard({ d, api, now, config, onClose, selectCall, onLever }: { d: OpsDriver; api: Api; now: number; config: ConsoleConfig; onLever: (d: OpsDriver, suspended: boolean) => void; onClose: () => void; selectCall: (id: string) => void }) {
   const [reason, setReason] = useState('');
   const [duration, setDuration] = useState('3');
   const [outcome, busy, pull] = useLever();
@@ -68,10 +68,12 @@ function DriverCard({ d, api, now, config, onClose, selectCall }: { d: OpsDriver
   const suspend = () => pull(async () => {
     const ms = DURATIONS[Number(duration)]?.ms ?? null;
     const r = await api.post<{ until: string | null }>(`/api/drivers/${id}/suspend`, { reason, ...(ms === null ? {} : { durationMs: ms }) });
+    onLever(d, true);
     return `suspended ${r.until ? `until ${new Date(r.until).toLocaleString()}` : 'until lifted'}`;
   });
   const lift = () => pull(async () => {
     await api.post(`/api/drivers/${id}/lift`, reason ? { reason } : {});
+    onLever(d, false);
     return 'suspension lifted';
   });
   const state = driverState(d);
@@ -187,7 +189,23 @@ function Toolbar({ filters, setFilters, live, onFit, onSignOut, counts }: { filt
 }
 
 function ConsoleView({ token, config, onRefused, onSignOut }: { token: string; config: ConsoleConfig; onRefused: (e: FeedError) => void; onSignOut: () => void }) {
-  const [state, setState] = useState<ConsoleState>(emptyState);
+  const [feedState, setState] = useState<ConsoleState>(emptyState);
+  // A driver suspended from this page leaves the online index (the feed says `gone`) unless on a
+  // trip: kept here, drawn `suspended`, so that it can be lifted from its card; dropped at lift.
+  const [suspended, setSuspended] = useState<ReadonlyMap<string, OpsDriver>>(new Map());
+  const onLever = (d: OpsDriver, on: boolean) => setSuspended((prev) => {
+    const next = new Map(prev);
+    if (on) next.set(d.driverId, { ...d, suspended: true, status: d.status === 'busy' ? 'busy' : 'offline', offered: false });
+    else next.delete(d.driverId);
+    return next;
+  });
+  const state = useMemo<ConsoleState>(() => {
+    const extra = [...suspended.values()].filter((d) => !feedState.drivers.has(d.driverId));
+    if (extra.length === 0) return feedState;
+    const drivers = new Map(feedState.drivers);
+    for (const d of extra) drivers.set(d.driverId, d);
+    return { ...feedState, drivers };
+  }, [feedState, suspended]);
   const [now, setNow] = useState(Date.now());
   const [selection, setSelection] = useState<Selection>(null);
   const [replay, setReplay] = useState<string | null>(null);
@@ -215,7 +233,7 @@ function ConsoleView({ token, config, onRefused, onSignOut }: { token: string; c
   if (selection?.kind === 'driver') {
     const d = state.drivers.get(selection.id);
     card = d
-      ? html`<${DriverCard} key=${d.driverId} d=${d} api=${api} now=${now} config=${config} onClose=${() => setSelection(null)} selectCall=${(id: string) => panel.selectCall(id)} />`
+      ? html`<${DriverCard} key=${d.driverId} d=${d} api=${api} now=${now} config=${config} onLever=${onLever} onClose=${() => setSelection(null)} selectCall=${(id: string) => panel.selectCall(id)} />`
       : html`<section class="card" data-testid="driver-card"><p>Driver ${selection.id} is offline.</p><button type="button" data-testid="card-close" onClick=${() => setSelection(null)}>Close</button></section>`;
   } else if (selection?.kind === 'call') {
     const c = state.calls.get(selection.id);
