@@ -46,3 +46,9 @@ for (const path of DOCS) {
   count++;
 }
 process.stdout.write(`build-assets: ${count} files copied to ${relative(process.cwd(), dist) || '.'}\n`);
+
+// The operator console's bundle (server/ops/bundle.ts, compiled above): console.js and console.css
+// into dist/server/ops/console/build/, which the compiled server serves (it has no esbuild).
+const { bundleConsole } = await import(new URL('../dist/server/ops/bundle.js', import.meta.url).href);
+await bundleConsole(join(dist, 'server', 'ops', 'console', 'build'), join(root, 'server', 'ops', 'console', 'src'));
+process.stdout.write('build-assets: operator console bundled into dist/server/ops/console/build/\n');

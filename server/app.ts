@@ -154,6 +154,10 @@ export async function createApp(config: Config, log: Logger = createLogger(confi
     createHttpApp({
       log, ready, ledgerHealth, metrics, metricsToken: config.METRICS_TOKEN, maxBodyBytes: config.MAX_BODY_BYTES, allowedOrigins: config.ALLOWED_ORIGINS,
       api: runAction && { verify, runAction },
+      opsConsole: runAction && {
+        alertWaitMs: config.OPS_ALERT_WAIT_MS, stalePositionMs: config.OPS_STALE_POSITION_MS, expiryRate: config.OPS_ALERT_EXPIRY_RATE,
+        tileUrl: config.MAP_TILE_URL ?? null, feedMs: config.OPS_FEED_MS,
+      },
     }),
   );
   // Slow or oversized requests cannot hold a connection for long (slowloris, header floods).

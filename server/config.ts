@@ -125,6 +125,18 @@ const schema = z.object({
   OPS_FEED_MS: int(500, 50).pipe(z.number().max(60000)),
   /** Most online drivers and most open calls in an operator snapshot (and drivers a feed tracks). */
   OPS_SNAPSHOT_MAX: int(20000, 1).pipe(z.number().max(100000)),
+  /** The operator console (/ops): a call waiting (requested/offered) longer than this is an alert. */
+  OPS_ALERT_WAIT_MS: int(120000, 1000),
+  /** The operator console: an online driver whose last update is older than this is drawn stale. */
+  OPS_STALE_POSITION_MS: int(30000, 1000),
+  /** The operator console: offers expired / offers sent above this (0..1) is an alert. */
+  OPS_ALERT_EXPIRY_RATE: z.coerce.number().min(0).max(1).default(0.5),
+  /** The operator console's map tiles: an http(s) URL template with {z}/{x}/{y}; unset = no tiles (a grid). */
+  MAP_TILE_URL: z
+    .string()
+    .regex(/^https?:\/\/[^\s/]+\S*$/, 'an http:// or https:// URL template')
+    .refine((s) => s.includes('{z}') && s.includes('{x}') && s.includes('{y}'), 'must contain {z}, {x} and {y}')
+    .optional(),
   /** When set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>`. */
   METRICS_TOKEN: z.string().min(8).optional(),
 });

@@ -139,6 +139,14 @@ describe('compiled build (npm run build)', function () {
       await server.ready({ ms: 30000, tick: 50 });
       const url = server.url;
 
+      // The operator console: the bundle `npm run build` wrote (no esbuild here), byte for byte.
+      expect((await fetch(`${url}/ops`)).status).to.equal(200);
+      for (const asset of ['console.js', 'console.css']) {
+        const res = await fetch(`${url}/ops/assets/${asset}`);
+        expect(res.status, asset).to.equal(200);
+        expect(await res.text(), asset).to.equal(readFileSync(join(DIST, 'server', 'ops', 'console', 'build', asset), 'utf8'));
+      }
+
       const call = await normalRide(url, url, randomBytes(4).toString('hex'), placeAt(61));
       expect(call.status).to.equal('dispatched');
       redis = new Redis(vars.REDIS_URL as string);

@@ -12,6 +12,7 @@ import { ACTIONS, HTTP_STATUS, restPayload, type AnyAction, type User } from '..
 import { AppError, toWireError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { bearer, type Verify } from './auth.js';
+import { opsConsoleRouter, type ConsoleSettings } from '../ops/console.js';
 import { docsRouter } from './docs.js';
 import { originAllowed } from './origins.js';
 import type { RunAction } from './pipeline.js';
@@ -29,6 +30,8 @@ export interface HttpDeps {
   allowedOrigins: readonly string[];
   /** Present on gateways only. */
   api?: { verify: Verify; runAction: RunAction };
+  /** Gateways: the operator console's settings (GET /ops, server/ops/console.ts). */
+  opsConsole?: ConsoleSettings;
 }
 
 type Locals = { user: User };
@@ -58,6 +61,7 @@ export function createHttpApp(d: HttpDeps): express.Express {
   });
 
   app.use(docsRouter());
+  if (d.opsConsole) app.use(opsConsoleRouter(d.opsConsole));
   if (d.api) mountApi(app, d, d.api);
 
   app.use((_req: Request, res: Response) => {
