@@ -6,6 +6,9 @@ import './panels.css';
 
 export { alertsOf, type Alert };
 
+/** Most alerts rendered (the rest counted). */
+export const ALERT_CAP = 50;
+
 export function AlertsPanel(p: PanelProps) {
   const alerts = useMemo(() => alertsOf(p.state, p.config, p.now), [p.state, p.config, p.now]);
   const open = (a: Alert) => {
@@ -16,9 +19,10 @@ export function AlertsPanel(p: PanelProps) {
     <h2>Alerts <span class="ops-count">${alerts.length}</span></h2>
     <ul data-testid="alerts">
       ${alerts.length === 0 ? html`<li class="ops-none">No alerts</li>` : null}
-      ${alerts.map((a) => html`<li key=${a.id} data-testid="alert" data-kind=${a.kind}
+      ${alerts.slice(0, ALERT_CAP).map((a) => html`<li key=${a.id} data-testid="alert" data-kind=${a.kind}
           class=${`ops-alert ops-alert-${a.kind}${a.target ? ' ops-clickable' : ''}`}
           onClick=${() => open(a)}>${a.text}</li>`)}
     </ul>
+    ${alerts.length > ALERT_CAP ? html`<div class="ops-none" data-testid="alerts-more">${alerts.length - ALERT_CAP} more</div>` : null}
   </section>`;
 }
