@@ -36,7 +36,7 @@ async function main(): Promise<void> {
       const page = await context.newPage();
       await page.route('**/*', (route) => (new URL(route.request().url()).origin === origin ? route.continue() : route.abort()));
       await page.goto(url);
-      await page.waitForFunction('document.querySelectorAll("[data-driver-id]").length >= 40', undefined, { timeout: 60_000 });
+      await page.waitForFunction('document.querySelectorAll("[data-testid=driver-marker]").length >= 40', undefined, { timeout: 60_000 });
       // A city in motion: several calls dispatched at once, with their driver lines.
       await page.waitForFunction('document.querySelectorAll(\'[data-call-id][data-state="dispatched"]\').length >= 3', undefined, { timeout: 90_000 });
       await page.screenshot({ path: OUT });

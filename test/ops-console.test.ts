@@ -13,6 +13,7 @@ import { expect } from 'chai';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { Call, Offer, OfferRevoked } from '../protocol/index.js';
 import { connect, DROPOFF, PICKUP, placeAt, token, type TestClient } from './support/clients.js';
+import { createTestDatabase, type TestDatabase } from './support/postgres.js';
 import { startStack, type Stack } from './support/stack.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -25,6 +26,8 @@ const north = (metres: number) => ({ lat: PICKUP.lat + metres / 111_000, lng: PI
 describe('operator console (/ops) in Chromium', function () {
   this.timeout(60000);
   let stack: Stack;
+  // The ledger on PostgreSQL: every gateway then serves the timelines and replays the page reads.
+  let db: TestDatabase;
   let context: BrowserContext;
   let profile: string;
   let origin: string;
@@ -82,9 +85,10 @@ describe('operator console (/ops) in Chromium', function () {
   before(async function () {
     if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install it (apt-get install chromium) or set CHROMIUM_PATH`);
     mkdirSync(ARTIFACTS, { recursive: true });
+    db = await createTestDatabase();
     stack = await startStack({
       gateways: 2, dispatchers: 1,
-      env: { OFFER_TIMEOUT_MS: 60000, OFFER_WAVE_SIZE: 1, CALL_TIMEOUT_MS: 60000, MATCH_RADIUS_M: 3000, RATE_LIMIT_PER_S: 0, OPS_FEED_MS: 100 },
+      env: { DATABASE_URL: db.url, OFFER_TIMEOUT_MS: 60000, OFFER_WAVE_SIZE: 1, CALL_TIMEOUT_MS: 60000, MATCH_RADIUS_M: 3000, RATE_LIMIT_PER_S: 0, OPS_FEED_MS: 100 },
     });
     origin = new URL(stack.gateways[0]!.url).origin;
     profile = mkdtempSync(join(tmpdir(), 'ops-console-'));
@@ -99,6 +103,7 @@ describe('operator console (/ops) in Chromium', function () {
     await context?.close();
     if (profile) rmSync(profile, { recursive: true, force: true });
     await stack?.stop();
+    await db?.drop();
   });
   afterEach(() => {
     for (const c of clients.splice(0)) c.close();
@@ -143,14 +148,14 @@ describe('operator console (/ops) in Chromium', function () {
     await shot(page, 'drivers');
 
     const call = await request(rider);
-    await page.waitForSelector(`[data-call-id="${call.id}"]`, { timeout: WAIT });
+    await page.waitForSelector(`[data-testid="call-marker"][data-call-id="${call.id}"]`, { timeout: WAIT });
     const winner = await offered([d1, d2], call.id);
     expect((await winner.emit<Call>('offer:accept', { callId: call.id })).ok).to.equal(true);
-    await page.waitForSelector(`[data-call-id="${call.id}"][data-state="dispatched"]`, { timeout: WAIT });
+    await page.waitForSelector(`[data-testid="call-marker"][data-call-id="${call.id}"][data-state="dispatched"]`, { timeout: WAIT });
     await page.waitForSelector(`[data-line-call-id="${call.id}"]`, { timeout: WAIT, state: 'attached' });
     await shot(page, 'dispatched');
 
-    await page.click(`[data-call-id="${call.id}"]`);
+    await page.click(`[data-testid="call-marker"][data-call-id="${call.id}"]`);
     await page.waitForSelector(`[data-testid="call-card"][data-card-call-id="${call.id}"]`, { timeout: WAIT });
     expect(await page.isDisabled('[data-testid="lever-cancel"]'), 'no cancel without a reason').to.equal(true);
     const reason = 'rider called <b>twice</b> <img src=x>';
@@ -176,11 +181,11 @@ describe('operator console (/ops) in Chromium', function () {
     await page.waitForSelector('[data-driver-id="drv-s"]', { timeout: WAIT });
     const call = await request(rider, there);
     await d.next<Offer>('offer', (o) => o.callId === call.id, WAIT);
-    // (OpsDriver.offered is read as false until the online index carries it: no wait for data-state="offered".)
+    await page.waitForSelector('[data-driver-id="drv-s"][data-state="offered"]', { timeout: WAIT });
 
     // The call's marker sits on the driver's: hide open calls with the filters to reach the driver.
     for (const st of ['requested', 'offered']) await page.click(`[data-testid="filter-call-${st}"]`);
-    await page.waitForSelector(`[data-call-id="${call.id}"]`, { timeout: WAIT, state: 'detached' });
+    await page.waitForSelector(`[data-testid="call-marker"][data-call-id="${call.id}"]`, { timeout: WAIT, state: 'detached' });
     await page.click('[data-driver-id="drv-s"]');
     await page.waitForSelector('[data-testid="driver-card"][data-card-driver-id="drv-s"]', { timeout: WAIT });
     await page.fill('[data-testid="driver-card"] [data-testid="lever-reason"]', 'document check');
@@ -203,6 +208,44 @@ describe('operator console (/ops) in Chromium', function () {
 
     await page.click('[data-testid="signout"]');
     await page.waitForSelector('[data-testid="token"]', { timeout: WAIT });
+    await page.close();
+  });
+
+  it('the calls table finds a ride by rider id and shows its ledger timeline; the KPI strip is drawn; the ended ride replays with its track', async () => {
+    const there = placeAt(3);
+    const d = await online(0, 'drv-t', there);
+    const rider = await user(1, 'rider-table', 'passenger');
+    const page = await openPage();
+    await signIn(page, await token('ops-admin', 'admin'));
+    await page.waitForSelector('[data-testid="kpi"]', { timeout: WAIT });
+    const call = await request(rider, there);
+    await d.next<Offer>('offer', (o) => o.callId === call.id, WAIT);
+    expect((await d.emit('offer:accept', { callId: call.id })).ok).to.equal(true);
+    for (const [i, step] of (['trip:arrived', 'trip:start'] as const).entries()) {
+      expect((await d.emit(step, { callId: call.id })).ok, step).to.equal(true);
+      expect((await d.emit('driver:location', { lat: there.lat + 0.001 * (i + 1), lng: there.lng })).ok).to.equal(true);
+    }
+    expect((await d.emit('driver:location', { lat: there.lat + 0.003, lng: there.lng })).ok).to.equal(true);
+    expect((await d.emit('trip:complete', { callId: call.id })).ok).to.equal(true);
+
+    await page.fill('[data-testid="calls-search"]', 'rider-table');
+    const row = `[data-testid="call-row"][data-call-id="${call.id}"][data-state="completed"]`;
+    await page.waitForSelector(row, { timeout: WAIT });
+    expect(await page.locator('[data-testid="call-row"]').count(), 'the search keeps only that rider\'s call').to.equal(1);
+    await shot(page, 'table');
+    await page.click(row);
+    // The ledger is written a moment after the change: the timeline holds every status once it is.
+    await page.waitForSelector('[data-testid="timeline-item"][data-status="completed"]', { timeout: WAIT });
+    const statuses = await page.$$eval('[data-testid="call-timeline"] [data-testid="timeline-item"]', (els) => els.map((e) => e.getAttribute('data-status')));
+    expect(statuses).to.include.members(['requested', 'offered', 'dispatched', 'arrived', 'in_progress', 'completed']);
+    await shot(page, 'timeline');
+
+    await page.waitForSelector(`[data-testid="call-card"][data-card-call-id="${call.id}"]`, { timeout: WAIT });
+    await page.click('[data-testid="lever-replay"]');
+    await page.waitForSelector('[data-testid="replay"]', { timeout: WAIT });
+    await page.waitForFunction(() => Number((globalThis as unknown as { document: { querySelector(s: string): { textContent: string | null } | null } })
+      .document.querySelector('[data-testid="replay-point-count"]')?.textContent?.replace(/\D/g, '') ?? 0) >= 1, undefined, { timeout: WAIT });
+    await shot(page, 'replay');
     await page.close();
   });
 });

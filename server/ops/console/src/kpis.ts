@@ -65,7 +65,7 @@ export function KpiStrip(p: PanelProps) {
   const series = useMemo(() => kpiSeries(p.state.summaries), [p.state.summaries]);
   const latest = p.state.summaries[p.state.summaries.length - 1];
   const gateways = useMemo(() => (latest ? socketsPerGateway(latest.summary) : []), [latest]);
-  return html`<section class="ops-panel">
+  return html`<section class="ops-panel ops-kpi-strip">
     <div class="ops-kpis">
       ${TILES.map((t) => html`<div key=${t.name} class="ops-kpi" data-testid="kpi" data-kpi=${t.name}>
         <div class="ops-kpi-label">${t.label}</div>
