@@ -15,6 +15,9 @@ import { freePort } from '../server/devkit/ports.js';
 
 const OUT = fileURLToPath(new URL('../docs/ops-console.png', import.meta.url));
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** Runs in the page (a function, not a string: the console's policy has no 'unsafe-eval'). */
+const count = ([selector, least]: readonly [string, number]) =>
+  (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document.querySelectorAll(selector).length >= least;
 
 async function main(): Promise<void> {
   const port = await freePort();
@@ -36,9 +39,9 @@ async function main(): Promise<void> {
       const page = await context.newPage();
       await page.route('**/*', (route) => (new URL(route.request().url()).origin === origin ? route.continue() : route.abort()));
       await page.goto(url);
-      await page.waitForFunction('document.querySelectorAll("[data-testid=driver-marker]").length >= 40', undefined, { timeout: 60_000 });
+      await page.waitForFunction(count, ['[data-testid="driver-marker"]', 40] as const, { timeout: 60_000 });
       // A city in motion: several calls dispatched at once, with their driver lines.
-      await page.waitForFunction('document.querySelectorAll(\'[data-call-id][data-state="dispatched"]\').length >= 3', undefined, { timeout: 90_000 });
+      await page.waitForFunction(count, ['[data-testid="call-marker"][data-state="dispatched"]', 3] as const, { timeout: 90_000 });
       await page.screenshot({ path: OUT });
       process.stdout.write(`wrote ${OUT}\n`);
     } finally {

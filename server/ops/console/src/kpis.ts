@@ -77,7 +77,7 @@ export function KpiStrip(p: PanelProps) {
         <ul class="ops-sockets" data-testid="gateway-sockets">
           ${gateways.length === 0 ? html`<li class="ops-none">—</li>` : null}
           ${gateways.map((g) => html`<li key=${g.id} class=${g.gone ? 'ops-gone' : ''} title=${g.id}>
-            ${g.host}: ${g.total}${g.gone ? ' (gone)' : ''}</li>`)}
+            ${g.id.split(':').slice(1, 3).join(':') || g.host}: ${g.total}${g.gone ? ' (gone)' : ''}</li>`)}
         </ul>
       </div>
     </div>
