@@ -236,7 +236,8 @@ describe('operator console (/ops) in Chromium', function () {
     await page.click(row);
     // The ledger is written a moment after the change: the timeline holds every status once it is.
     await page.waitForSelector('[data-testid="timeline-item"][data-status="completed"]', { timeout: WAIT });
-    const statuses = await page.$$eval('[data-testid="call-timeline"] [data-testid="timeline-item"]', (els) => els.map((e) => e.getAttribute('data-status')));
+    const items = await page.locator('[data-testid="call-timeline"] [data-testid="timeline-item"]').all();
+    const statuses = await Promise.all(items.map((item) => item.getAttribute('data-status')));
     expect(statuses).to.include.members(['requested', 'offered', 'dispatched', 'arrived', 'in_progress', 'completed']);
     await shot(page, 'timeline');
 

@@ -10,6 +10,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import express, { type Response } from 'express';
+import { pagePolicy } from '../gateway/csp.js';
 import { bundleConsole, type ConsoleBundle } from './bundle.js';
 
 /** What GET /ops/config.json answers (server/ops/console/src/contract.ts ConsoleConfig). */
@@ -35,17 +36,7 @@ const ASSET_TYPES: Readonly<Record<keyof ConsoleBundle, string>> = {
  */
 export function consoleCsp(tileUrl: string | null): string {
   const tiles = tileUrl ? ` ${new URL(tileUrl.replace(/[{}]/g, '')).origin}` : '';
-  return [
-    "default-src 'none'",
-    "script-src 'self'",
-    "style-src 'self'",
-    `img-src 'self' data:${tiles}`,
-    "connect-src 'self'",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-    "object-src 'none'",
-  ].join('; ');
+  return pagePolicy({ script: "'self'", img: `'self' data:${tiles}` });
 }
 
 let memo: Promise<ConsoleBundle> | undefined;
