@@ -32,6 +32,7 @@ import type { Ledger } from './ledger/store.js';
 import { createLogger } from './log.js';
 import { Metrics } from './metrics.js';
 import { Notifier, type Broadcaster } from './notify/notifier.js';
+import { regionResolution } from './region.js';
 import { createOpsFeed, type OpsFeed } from './ops/feed.js';
 import { startHeartbeat } from './ops/heartbeat.js';
 import { createOpsTap } from './ops/tap.js';
@@ -157,6 +158,7 @@ export async function createApp(config: Config, log: Logger = createLogger(confi
       opsConsole: runAction && {
         alertWaitMs: config.OPS_ALERT_WAIT_MS, stalePositionMs: config.OPS_STALE_POSITION_MS, expiryRate: config.OPS_ALERT_EXPIRY_RATE,
         tileUrl: config.MAP_TILE_URL ?? null, feedMs: config.OPS_FEED_MS,
+        regionResolution: regionResolution(config),
       },
     }),
   );

@@ -12,13 +12,18 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { Call, Offer, OfferRevoked } from '../protocol/index.js';
+import { makeCommands, matchSettings } from '../server/redis/commands.js';
+import { regionOf, regionResolution } from '../server/region.js';
 import { connect, DROPOFF, PICKUP, placeAt, token, type TestClient } from './support/clients.js';
+import { testConfig } from './support/env.js';
 import { createTestDatabase, type TestDatabase } from './support/postgres.js';
 import { startStack, type Stack } from './support/stack.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = new URL('../test-artifacts/ops/', import.meta.url);
 const WAIT = 15000;
+/** The regions of the stack's MATCH_RADIUS_M (3 km): resolution 6. */
+const RESOLUTION = regionResolution({ MATCH_RADIUS_M: 3000 });
 /** The browser's global, as far as the predicates read it (the tests' tsconfig has no DOM types). */
 interface Window { document: { querySelectorAll(selector: string): { length: number } } }
 const north = (metres: number) => ({ lat: PICKUP.lat + metres / 111_000, lng: PICKUP.lng });
@@ -117,7 +122,7 @@ describe('operator console (/ops) in Chromium', function () {
     expect(page.headers.get('content-security-policy')).to.contain("default-src 'none'").and.contain("script-src 'self'").and.not.contain('unsafe');
     for (const a of ['console.js', 'console.css']) expect((await fetch(`${origin}/ops/assets/${a}`)).status, a).to.equal(200);
     for (const a of ['nope.js', '..%2Fconsole.ts', 'main.ts']) expect((await fetch(`${origin}/ops/assets/${a}`)).status, a).to.equal(404);
-    expect(await (await fetch(`${origin}/ops/config.json`)).json()).to.deep.equal({ alertWaitMs: 120000, stalePositionMs: 30000, expiryRate: 0.5, tileUrl: null, feedMs: 100 });
+    expect(await (await fetch(`${origin}/ops/config.json`)).json()).to.deep.equal({ alertWaitMs: 120000, stalePositionMs: 30000, expiryRate: 0.5, tileUrl: null, feedMs: 100, regionResolution: RESOLUTION });
   });
 
   it('refuses a rider\'s or a driver\'s token at sign-in: FORBIDDEN shown, back to the form, no map', async () => {
@@ -149,6 +154,8 @@ describe('operator console (/ops) in Chromium', function () {
 
     const call = await request(rider);
     await page.waitForSelector(`[data-testid="call-marker"][data-call-id="${call.id}"]`, { timeout: WAIT });
+    // With no basemap the map outlines the dispatcher's regions that hold open calls.
+    await page.waitForSelector(`[data-region="${regionOf(call.pickup, RESOLUTION)}"][data-calls="1"]`, { timeout: WAIT, state: 'attached' });
     const winner = await offered([d1, d2], call.id);
     expect((await winner.emit<Call>('offer:accept', { callId: call.id })).ok).to.equal(true);
     await page.waitForSelector(`[data-testid="call-marker"][data-call-id="${call.id}"][data-state="dispatched"]`, { timeout: WAIT });
@@ -247,6 +254,41 @@ describe('operator console (/ops) in Chromium', function () {
     await page.waitForFunction(() => Number((globalThis as unknown as { document: { querySelector(s: string): { textContent: string | null } | null } })
       .document.querySelector('[data-testid="replay-point-count"]')?.textContent?.replace(/\D/g, '') ?? 0) >= 1, undefined, { timeout: WAIT });
     await shot(page, 'replay');
+    await page.close();
+  });
+
+  it('past 2,000 markers draws them clustered on a canvas with every driver in the hook; filtered back under the bound they are DOM markers again', async () => {
+    // A crowd put online through the same script as driver:online (no sockets: the page is the subject here).
+    const commands = makeCommands(stack.redis, stack.keys, matchSettings(testConfig(stack.env, 'gateway')));
+    const crowd = Array.from({ length: 2050 }, (_, j) => `crowd-${j}`);
+    for (let j = 0; j < crowd.length; j += 250) {
+      await Promise.all(crowd.slice(j, j + 250).map((driverId, k) => commands.driverOnline({
+        driverId, vehicleClass: 'standard', now: Date.now(),
+        pos: { lat: PICKUP.lat + 0.05 + ((j + k) % 50) * 0.002, lng: PICKUP.lng + Math.floor((j + k) / 50) * 0.002 },
+      })));
+    }
+    const page = await openPage();
+    await signIn(page, await token('ops-admin', 'admin'));
+    const hooked = (min: number) => (globalThis as unknown as { __opsConsole?: { mode(): string; drivers(): unknown[] } }).__opsConsole?.mode() === 'canvas'
+      && (globalThis as unknown as { __opsConsole: { drivers(): unknown[] } }).__opsConsole.drivers().length >= min;
+    await waitFor(page, 'the canvas mode with the whole crowd in the hook', hooked, crowd.length);
+    expect(await page.locator('[data-driver-id^="crowd-"]').count(), 'no DOM marker above the bound').to.equal(0);
+    expect(await page.locator('.leaflet-overlay-pane canvas').count(), 'one canvas').to.be.greaterThan(0);
+    // Below zoom 15 the markers are counted per cell: zoom out when fit-to-activity zoomed in on a call.
+    for (let z = 0; z < 4 && (await page.locator('.cluster-count').count()) === 0; z++) {
+      const out = page.locator('.leaflet-control-zoom-out');
+      if ((await out.getAttribute('aria-disabled')) === 'true') break;
+      await out.click();
+      }
+    await page.waitForSelector('.cluster-count', { timeout: WAIT, state: 'attached' });
+    await shot(page, 'canvas');
+
+    await page.uncheck('[data-testid="filter-driver-available"]');
+    const dom = () => (globalThis as unknown as { __opsConsole: { mode(): string } }).__opsConsole.mode() === 'dom';
+    await waitFor(page, 'the DOM mode once the filter leaves fewer markers than the bound', dom, 0);
+    expect(await page.locator('[data-driver-id^="crowd-"]').count(), 'the available crowd is filtered out').to.equal(0);
+    await page.check('[data-testid="filter-driver-available"]');
+    await waitFor(page, 'the canvas mode again', hooked, crowd.length);
     await page.close();
   });
 });

@@ -20,6 +20,7 @@ export interface ConsoleSettings {
   expiryRate: number;
   tileUrl: string | null;
   feedMs: number;
+  regionResolution: number;
 }
 
 const here = (file: string) => fileURLToPath(new URL(`./console/${file}`, import.meta.url));

@@ -46,6 +46,8 @@ export interface ConsoleConfig {
   tileUrl: string | null;
   /** OPS_FEED_MS. */
   feedMs: number;
+  /** The H3 resolution of the dispatcher's regions (MATCH_REGION_RESOLUTION, or sized to MATCH_RADIUS_M). */
+  regionResolution: number;
 }
 
 /** An answer of the REST API that was not 2xx: the protocol's error code and message. */

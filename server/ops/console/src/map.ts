@@ -1,12 +1,13 @@
 /**
  * The map: Leaflet with no tile layer unless MAP_TILE_URL is set (then its tiles), else a drawn
- * grid. Drivers and calls are markers whose element carries data-driver-id / data-call-id and
+ * grid; over either, the outlines of the regions holding open calls (regions.ts). Drivers and calls are markers whose element carries data-driver-id / data-call-id and
  * data-state (DOM mode) while at most DOM_LIMIT are drawn; above that, circle markers on one
  * canvas, clustered on a pixel grid. Trips get a line from the driver to the pickup
  * (data-line-call-id on its path). Every value reaches the DOM through setAttribute/textContent.
  */
 import * as L from 'leaflet';
 import type { Call, ConsoleConfig, ConsoleState, OpsDriver } from './contract.js';
+import { RegionLayer } from './regions.js';
 
 export const DOM_LIMIT = 2000;
 export type DriverState = 'available' | 'offered' | 'busy' | 'away' | 'suspended' | 'offline';
@@ -72,6 +73,7 @@ export class OpsMap {
   private readonly dom = { drivers: new Map<string, DomEntry>(), calls: new Map<string, DomEntry>(), lines: new Map<string, L.Polyline>() };
   private readonly canvas = L.canvas({ padding: 0.2 });
   private readonly canvasLayer = L.layerGroup();
+  private readonly regions: RegionLayer;
   private currentMode: 'dom' | 'canvas' = 'dom';
   private drawn: Drawn = { drivers: [], calls: [] };
   private fitted = false;
@@ -81,6 +83,7 @@ export class OpsMap {
     this.map = L.map(el, { center: [37.5547, 126.9707], zoom: 13, preferCanvas: false, attributionControl: Boolean(config.tileUrl) });
     if (config.tileUrl) L.tileLayer(config.tileUrl, { maxZoom: 19 }).addTo(this.map);
     else new GridLayer({ maxZoom: 19 }).addTo(this.map);
+    this.regions = new RegionLayer(this.map, config.regionResolution);
     this.canvasLayer.addTo(this.map);
     this.map.on('zoomend moveend', () => {
       if (this.currentMode === 'canvas' && this.last) this.update(this.last.state, this.last.filters, this.last.now);
@@ -108,6 +111,7 @@ export class OpsMap {
       drivers.push({ driverId: d.driverId, state: s, lat: d.lat, lng: d.lng });
     }
     const callRows = [...state.calls.values()].filter((c) => filters.calls.has(c.status));
+    this.regions.update(state.calls.values());
     this.drawn = { drivers, calls: callRows.map((c) => ({ callId: c.id, state: c.status })) };
     const mode = driverRows.length + callRows.length > DOM_LIMIT ? 'canvas' : 'dom';
     if (mode !== this.currentMode) {
@@ -133,7 +137,8 @@ export class OpsMap {
     }
     if (pts.length === 0) for (const d of state.drivers.values()) if (d.lat !== null && d.lng !== null) pts.push([d.lat, d.lng]);
     if (pts.length === 0) return;
-    this.map.fitBounds(L.latLngBounds(pts), { padding: [40, 40], maxZoom: 15 });
+    // Not animated: the view is settled when the update that fitted it returns.
+    this.map.fitBounds(L.latLngBounds(pts), { padding: [40, 40], maxZoom: 15, animate: false });
   }
 
   private clearDom(): void {
@@ -229,11 +234,17 @@ export class OpsMap {
     };
     for (const r of drivers) add(r.lat, r.lng, `driver-${r.state}`, () => this.on.driver(r.d.driverId));
     for (const c of calls) add(c.pickup.lat, c.pickup.lng, `call-${c.status}`, () => this.on.call(c.id));
+    // Counts are labels of their own (in view only), so that clearing the layer takes them at once.
+    const view = this.map.getBounds().pad(0.2);
     for (const cell of cells.values()) {
       const m = L.circleMarker([cell.lat, cell.lng], { renderer: this.canvas, radius: Math.min(24, 6 + Math.log2(cell.n) * 2), color: '#1f6feb', fillOpacity: 0.5, weight: 1 });
-      if (cell.n > 1) m.bindTooltip(String(cell.n), { permanent: true, direction: 'center', className: 'cluster-count' });
       m.on('click', () => this.map.setView([cell.lat, cell.lng], this.map.getZoom() + 2));
       this.canvasLayer.addLayer(m);
+      if (cell.n > 1 && view.contains([cell.lat, cell.lng])) {
+        const label = document.createElement('span');
+        label.textContent = String(cell.n);
+        this.canvasLayer.addLayer(L.marker([cell.lat, cell.lng], { icon: L.divIcon({ html: label, className: 'cluster-count', iconSize: [28, 16] }), interactive: false, keyboard: false }));
+      }
     }
   }
 }
@@ -243,6 +254,8 @@ export function colourOf(cls: string): string {
   const table: Record<string, string> = {
     'driver-available': '#2da44e', 'driver-offered': '#d4a72c', 'driver-busy': '#0969da', 'driver-away': '#8c959f',
     'driver-suspended': '#cf222e', 'driver-offline': '#57606a',
+    'call-requested': '#bf3989', 'call-offered': '#e16f24', 'call-dispatched': '#0550ae', 'call-arrived': '#1a7f37',
+    'call-in_progress': '#8250df', 'call-completed': '#6e7781', 'call-cancelled': '#a40e26', 'call-unfulfilled': '#3d444d',
   };
   return table[cls] ?? '#8250df';
 }
