@@ -12,16 +12,10 @@ import { fileURLToPath } from 'node:url';
 import express, { type Response } from 'express';
 import { pagePolicy } from '../gateway/csp.js';
 import { bundleConsole, type ConsoleBundle } from './bundle.js';
+import type { ConsoleConfig } from './console-config.js';
 
-/** What GET /ops/config.json answers (server/ops/console/src/contract.ts ConsoleConfig). */
-export interface ConsoleSettings {
-  alertWaitMs: number;
-  stalePositionMs: number;
-  expiryRate: number;
-  tileUrl: string | null;
-  feedMs: number;
-  regionResolution: number;
-}
+/** What GET /ops/config.json answers. */
+export type ConsoleSettings = ConsoleConfig;
 
 const here = (file: string) => fileURLToPath(new URL(`./console/${file}`, import.meta.url));
 const ASSET_TYPES: Readonly<Record<keyof ConsoleBundle, string>> = {

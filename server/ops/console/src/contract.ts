@@ -6,6 +6,7 @@
 import { h } from 'preact';
 import htm from 'htm';
 import type { Call, OpsDriver, OpsSummary } from '../../../../protocol/index.js';
+import type { ConsoleConfig } from '../../console-config.js';
 
 export const html = htm.bind(h);
 
@@ -34,21 +35,8 @@ export interface ConsoleState {
   truncated: { drivers: boolean; calls: boolean };
 }
 
-/** Thresholds and settings from GET /ops/config.json. */
-export interface ConsoleConfig {
-  /** OPS_ALERT_WAIT_MS: a call waiting (requested/offered) longer than this is an alert. */
-  alertWaitMs: number;
-  /** OPS_STALE_POSITION_MS: an online driver whose last update is older than this is stale. */
-  stalePositionMs: number;
-  /** OPS_ALERT_EXPIRY_RATE: offers expired / offers sent over the last minutes above this is an alert (0..1). */
-  expiryRate: number;
-  /** MAP_TILE_URL or null. */
-  tileUrl: string | null;
-  /** OPS_FEED_MS. */
-  feedMs: number;
-  /** The H3 resolution of the dispatcher's regions (MATCH_REGION_RESOLUTION, or sized to MATCH_RADIUS_M). */
-  regionResolution: number;
-}
+/** Thresholds and settings from GET /ops/config.json (one type with the server's). */
+export type { ConsoleConfig };
 
 /** An answer of the REST API that was not 2xx: the protocol's error code and message. */
 export class ApiError extends Error {

@@ -12,12 +12,12 @@ import type { Call } from './contract.js';
 const MAX_REGIONS = 300;
 const OPEN = new Set<string>(['requested', 'offered', 'dispatched', 'arrived', 'in_progress']);
 
-/** Open calls per region, the busiest first, at most MAX_REGIONS. */
-export function regionCounts(calls: Iterable<Call>, resolution: number): [string, number][] {
+/** Open calls per region (`cellOf` a call's), the busiest first, at most MAX_REGIONS. */
+export function regionCounts(calls: Iterable<Call>, cellOf: (c: Call) => string): [string, number][] {
   const counts = new Map<string, number>();
   for (const c of calls) {
     if (!OPEN.has(c.status)) continue;
-    const cell = latLngToCell(c.pickup.lat, c.pickup.lng, resolution);
+    const cell = cellOf(c);
     counts.set(cell, (counts.get(cell) ?? 0) + 1);
   }
   return [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, MAX_REGIONS);
@@ -25,12 +25,22 @@ export function regionCounts(calls: Iterable<Call>, resolution: number): [string
 
 export class RegionLayer {
   private readonly drawn = new Map<string, { shape: L.Polygon; calls: number }>();
+  /** Each open call's region, found once: a pickup does not move, and the map updates every second. */
+  private cells = new Map<string, string>();
 
   constructor(private readonly map: L.Map, private readonly resolution: number) {}
 
   update(calls: Iterable<Call>): void {
+    const cells = new Map<string, string>();
+    const cellOf = (c: Call) => {
+      const cell = this.cells.get(c.id) ?? latLngToCell(c.pickup.lat, c.pickup.lng, this.resolution);
+      cells.set(c.id, cell);
+      return cell;
+    };
+    const counts = regionCounts(calls, cellOf);
+    this.cells = cells;
     const keep = new Set<string>();
-    for (const [cell, n] of regionCounts(calls, this.resolution)) {
+    for (const [cell, n] of counts) {
       keep.add(cell);
       let entry = this.drawn.get(cell);
       if (!entry) {
